@@ -1,0 +1,308 @@
+"""The workshop demo: rust_demo's functions and classes, side by side with plain Python.
+
+    python demo.py                 # every section
+    python demo.py --list          # the sections
+    python demo.py --section 4 --section parallel --pause
+    python demo.py --quick         # skip the slow timings
+
+Timings are the best of several `timeit` repeats. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+import timeit
+from collections.abc import Callable
+
+try:
+    import rust_demo
+except ImportError:
+    sys.exit(
+        "demo.py: the rust_demo extension is not installed in this Python. "
+        "Build it with: python3 scripts/dev.py demo  (or: maturin develop --release)"
+    )
+
+
+def _can_print(text: str) -> bool:
+    try:
+        text.encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+# Emoji and "µ" where the terminal can show them, plain text where it cannot (a Windows
+# console, PYTHONIOENCODING=ascii, output piped under a C locale).
+FANCY = _can_print("🦀🐍📌µ×")
+CRAB, SNAKE, PIN = ("🦀", "🐍", "📌") if FANCY else ("[Rust]", "[Python]", "*")
+MICRO, TIMES = ("µ", "×") if FANCY else ("u", "x")
+
+SAMPLE_TEXT = "The quick brown fox jumps over the lazy dog. The lazy dog sleeps!"
+
+
+def fmt_time(seconds: float) -> str:
+    """A duration in the unit that fits: ns, µs, ms or s."""
+    for unit, scale in (("ns", 1e-9), (MICRO + "s", 1e-6), ("ms", 1e-3)):
+        if seconds < scale * 1000:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def best_time(func: Callable[[], object], quick: bool = False) -> float:
+    """Seconds per call: the best of several timeit repeats (one short repeat with --quick)."""
+    timer = timeit.Timer(func)
+    number, _ = timer.autorange()
+    repeats = 1 if quick else 5
+    return min(timer.repeat(repeat=repeats, number=number)) / number
+
+
+def show_error(expression: str, call: Callable[[], object]) -> None:
+    try:
+        result = call()
+    except Exception as err:  # the point is to show what a Pythonista would see
+        print(f"{expression} -> {type(err).__name__}: {err}")
+    else:
+        print(f"{expression} = {result!r} (no error?)")
+
+
+# --- plain-Python peers ------------------------------------------------------------------
+
+
+def py_fibonacci(n: int) -> int:
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def py_sieve(n: int) -> list[int]:
+    """The guide's exercise-4 sieve, in Python."""
+    if n < 2:
+        return []
+    is_prime = [True] * (n + 1)
+    is_prime[0] = is_prime[1] = False
+    p = 2
+    while p * p <= n:
+        if is_prime[p]:
+            for i in range(p * p, n + 1, p):
+                is_prime[i] = False
+        p += 1
+    return [i for i in range(2, n + 1) if is_prime[i]]
+
+
+def py_count_primes(n: int) -> int:
+    return len(py_sieve(n))
+
+
+# --- the sections ------------------------------------------------------------------------
+
+
+def simple_functions(quick: bool) -> None:
+    rust = best_time(lambda: rust_demo.fibonacci(40), quick)
+    python = best_time(lambda: py_fibonacci(40), quick)
+    print(f"fibonacci(40) = {rust_demo.fibonacci(40)} (took {fmt_time(rust)})")
+    print(f"Python fibonacci(40) = {py_fibonacci(40)} (took {fmt_time(python)})")
+    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster, call overhead included")
+    print()
+    print(f"Text: {SAMPLE_TEXT!r}")
+    print(f"Unique words in text: {rust_demo.count_unique_words(SAMPLE_TEXT)}")
+    for text in ("A man a plan a canal Panama", "hello"):
+        print(f"is_palindrome({text!r}): {rust_demo.is_palindrome(text)}")
+
+
+def collections_section(quick: bool) -> None:
+    numbers = [3, -1, 4, -1, 5, -9, 2, 6]
+    print(f"sum_list({numbers}) = {rust_demo.sum_list(numbers)}")
+    print(f"filter_positive({numbers}) = {rust_demo.filter_positive(numbers)}")
+    words = ["apple", "Banana", "APPLE", "banana"]
+    print(f"word_frequencies({words}) = {rust_demo.word_frequencies(words)}")
+    big = list(range(1_000_000))
+    rust = best_time(lambda: rust_demo.sum_list(big), quick)
+    builtin = best_time(lambda: sum(big), quick)
+    print(
+        f"sum of 1,000,000 ints: rust_demo.sum_list {fmt_time(rust)}, builtin sum() "
+        f"{fmt_time(builtin)} (C already; Rust matches it, it cannot beat it by much)"
+    )
+
+
+def error_handling(quick: bool) -> None:
+    show_error("safe_divide(10, 0)", lambda: rust_demo.safe_divide(10, 0))
+    show_error('safe_parse_int("abc")', lambda: rust_demo.safe_parse_int("abc"))
+    show_error("factorial(21)", lambda: rust_demo.factorial(21))
+    show_error("fibonacci(94)", lambda: rust_demo.fibonacci(94))
+    print("Each is an ordinary Python exception: catch it with try/except as usual.")
+
+
+def moving_average(quick: bool) -> None:
+    ma = rust_demo.MovingAverage(3)
+    print(f"Created: {ma!r}")
+    for value in (10.0, 20.0, 30.0, 40.0):
+        avg = ma.add(value)
+        print(f"Added {value}, moving average: {avg:.2f}, count: {ma.count()}")
+    print(f"Final: {ma!r}")
+
+
+def ring_buffer(quick: bool) -> None:
+    rb = rust_demo.RingBuffer(3)
+    print(f"Created: {rb!r}")
+    for item in (1, 2, 3, 4, 5):
+        rb.push(item)
+        print(f"push({item}) -> {rb!r}")
+    print(f"Oldest rb[0] = {rb[0]}, newest rb[-1] = {rb[-1]}, len(rb) = {len(rb)}")
+    print(f"pop() -> {rb.pop()}, now {rb.to_list()}")
+
+
+def counter(quick: bool) -> None:
+    c = rust_demo.Counter()
+    c.increment()
+    c.increment()
+    print(">>> c = rust_demo.Counter()")
+    print(">>> c.increment()")
+    print(">>> c.increment()")
+    print(f">>> c.value()\n{c.value()}")
+    c.decrement()
+    print(f">>> c.decrement()\n>>> c.value()\n{c.value()}")
+    c.reset()
+    print(f">>> c.reset()\n>>> c.value()\n{c.value()}")
+    print(f">>> c\n{c!r}")
+
+
+def performance(quick: bool) -> None:
+    n = 1_000_000
+    rust_primes = rust_demo.sieve_of_eratosthenes(n)
+    assert rust_primes == py_sieve(n)
+    print(f"Both find {len(rust_primes):,} primes up to N = {n:,}.")
+    rust = best_time(lambda: rust_demo.sieve_of_eratosthenes(n), quick)
+    print(f"Rust sieve_of_eratosthenes({n:,}): {fmt_time(rust)}")
+    if quick:
+        print("Python sieve: skipped with --quick")
+        return
+    python = best_time(lambda: py_sieve(n))
+    print(f"Python sieve({n:,}):            {fmt_time(python)}")
+    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster (and most of its time is spent")
+    print("     building the Python list of ints, which no implementation can avoid)")
+
+
+def run_in_threads(func: Callable[[int], object], n: int, threads: int) -> float:
+    """Wall time for `threads` threads each calling func(n) once."""
+    workers = [threading.Thread(target=func, args=(n,)) for _ in range(threads)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - start
+
+
+def parallelism(quick: bool) -> None:
+    cores = os.cpu_count() or 1
+    tasks = max(cores, 2)
+    n = 10_000_000 if quick else 100_000_000
+
+    def sequential(func: Callable[[int], object], size: int) -> float:
+        start = time.perf_counter()
+        for _ in range(tasks):
+            func(size)
+        return time.perf_counter() - start
+
+    def best(measure: Callable[[], float]) -> float:
+        return min(measure() for _ in range(1 if quick else 3))
+
+    print(
+        f"{tasks} tasks of count_primes({n:,}), on 1 thread and on {tasks} threads ({cores} cores):"
+    )
+    one = best(lambda: sequential(rust_demo.count_primes, n))
+    many = best(lambda: run_in_threads(rust_demo.count_primes, n, tasks))
+    print(
+        f"  Rust:   1 thread {fmt_time(one)}, {tasks} threads {fmt_time(many)}"
+        f" -> {one / many:.2f}{TIMES}"
+    )
+    if quick:
+        print("  Python threads: skipped with --quick")
+    else:
+        size = 300_000
+        one = best(lambda: sequential(py_count_primes, size))
+        many = best(lambda: run_in_threads(py_count_primes, size, tasks))
+        print(
+            f"  Python: 1 thread {fmt_time(one)}, {tasks} threads {fmt_time(many)} -> "
+            f"{one / many:.2f}{TIMES}  (pure-Python sieve up to {size:,})"
+        )
+    print("count_primes releases the GIL (py.detach) while it sieves and needs no Python")
+    print("objects, so the threads run on all cores at once. Python threads take turns on")
+    print("the GIL. (sieve_of_eratosthenes scales less: building its list needs the GIL.)")
+
+
+SECTIONS: list[tuple[str, str, Callable[[bool], None]]] = [
+    ("simple", "Simple Functions", simple_functions),
+    ("collections", "Collections", collections_section),
+    ("errors", "Error Handling", error_handling),
+    ("moving-average", "MovingAverage Class", moving_average),
+    ("ring-buffer", "RingBuffer Class", ring_buffer),
+    ("counter", "Counter Class", counter),
+    ("performance", "Performance Experiment: Sieve of Eratosthenes", performance),
+    ("parallelism", "True Parallelism", parallelism),
+]
+
+
+def pick_sections(wanted: list[str]) -> list[int]:
+    """Section indexes from numbers (1-8) or names (any unambiguous prefix)."""
+    chosen = []
+    for item in wanted:
+        key = item.strip().lower()
+        if key.isdigit() and 1 <= int(key) <= len(SECTIONS):
+            chosen.append(int(key) - 1)
+            continue
+        matches = [
+            i
+            for i, (slug, title, _) in enumerate(SECTIONS)
+            if slug.startswith(key) or title.lower().startswith(key)
+        ]
+        if len(matches) != 1:
+            raise SystemExit(f"demo.py: no single section matches {item!r}; see --list")
+        chosen.append(matches[0])
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The rust_demo workshop demo.")
+    parser.add_argument("--list", action="store_true", help="list the sections and exit")
+    parser.add_argument(
+        "--section",
+        action="append",
+        metavar="N|NAME",
+        help="run only this section (number or name); repeatable",
+    )
+    parser.add_argument("--quick", action="store_true", help="skip the slow timings")
+    parser.add_argument(
+        "--pause", action="store_true", help="wait for Enter between sections (for presenting)"
+    )
+    args = parser.parse_args(argv)
+
+    if args.list:
+        for number, (slug, title, _) in enumerate(SECTIONS, 1):
+            print(f"{number}. {title}  (--section {number} or --section {slug})")
+        return
+
+    chosen = pick_sections(args.section) if args.section else range(len(SECTIONS))
+    print("=" * 60)
+    print(f"{CRAB} Rust-Python Integration Demo {SNAKE}")
+    print("=" * 60)
+    for count, index in enumerate(chosen):
+        if args.pause and count:
+            try:
+                input("\n[Enter] next section ")
+            except EOFError:
+                pass
+        _, title, run = SECTIONS[index]
+        print(f"\n{PIN} Example {index + 1}: {title}")
+        print("-" * 40)
+        run(args.quick)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The module's surface: version, docstrings, signatures, help()."""
+
+import inspect
+import pathlib
+import pydoc
+import re
+
+import pytest
+
+import rust_demo
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+FUNCTIONS = [
+    "fibonacci",
+    "count_unique_words",
+    "is_palindrome",
+    "sum_list",
+    "filter_positive",
+    "word_frequencies",
+    "safe_divide",
+    "safe_parse_int",
+    "factorial",
+    "sieve_of_eratosthenes",
+    "count_primes",
+]
+CLASSES = ["MovingAverage", "Counter", "RingBuffer"]
+
+
+def test_version_comes_from_cargo_toml():
+    cargo = (ROOT / "Cargo.toml").read_text()
+    assert rust_demo.__version__ == re.search(r'^version = "(.+)"', cargo, re.M).group(1)
+
+
+def test_public_names():
+    public = {name for name in dir(rust_demo) if not name.startswith("_")}
+    public.discard("rust_demo")  # the compiled submodule inside maturin's package
+    assert public == set(FUNCTIONS) | set(CLASSES)
+    assert set(rust_demo.__all__) == set(FUNCTIONS) | set(CLASSES) | {"__version__"}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS + CLASSES)
+def test_docstring_and_signature(name):
+    obj = getattr(rust_demo, name)
+    assert obj.__doc__ and len(obj.__doc__.strip()) > 20
+    inspect.signature(obj)
+
+
+def public_methods():
+    for cls_name in CLASSES:
+        cls = getattr(rust_demo, cls_name)
+        for name, member in vars(cls).items():
+            if callable(member) and (
+                not name.startswith("_") or name in {"__reduce__", "__setstate__"}
+            ):
+                yield cls_name, name
+
+
+@pytest.mark.parametrize("cls_name, name", list(public_methods()))
+def test_methods_have_docstrings_and_signatures(cls_name, name):
+    method = getattr(getattr(rust_demo, cls_name), name)
+    assert method.__doc__ and method.__doc__.strip()
+    assert "self" in str(inspect.signature(method))
+
+
+def test_help_reads_well():
+    text = pydoc.render_doc(rust_demo, renderer=pydoc.plaintext)
+    assert "Rust for Pythonistas" in text
+    for name in FUNCTIONS + CLASSES:
+        assert name in text
+    assert "fibonacci(n, /)" in text
