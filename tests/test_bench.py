@@ -1,0 +1,42 @@
+"""bench/run.py smoke test: it runs and writes its outputs. No timing thresholds here."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_quick_runs_and_writes_json_and_plot(tmp_path):
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "speedup.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--json",
+            str(out_json),
+            "--plot",
+            str(out_png),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for workload in (
+        "sieve_of_eratosthenes",
+        "fibonacci(90)",
+        "sum_list",
+        "word_frequencies",
+        "MovingAverage.add",
+        "RingBuffer push + pop",
+        "count_primes",
+    ):
+        assert workload in result.stdout
+    data = json.loads(out_json.read_text())
+    assert len(data["rows"]) == 9
+    assert all(r["rust_s"] > 0 and r["ratios"] for r in data["rows"])
+    assert out_png.read_bytes().startswith(b"\x89PNG")
