@@ -126,6 +126,8 @@ def test() -> None:
     stubtest(env)
     step("Python tests")
     run(PYTHON, "-m", "pytest", "-q", "tests", env=env)
+    step("Install flows: one abi3 wheel on every CPython, sdist, uv and maturin develop")
+    run(PYTHON, "scripts/check_wheel.py", env=env)
     print(f"\nAll checks passed in {time.perf_counter() - started:.0f} s.")
 
 

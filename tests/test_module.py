@@ -4,6 +4,7 @@ import inspect
 import pathlib
 import pydoc
 import re
+import sys
 
 import pytest
 
@@ -43,7 +44,11 @@ def test_public_names():
 def test_docstring_and_signature(name):
     obj = getattr(rust_demo, name)
     assert obj.__doc__ and len(obj.__doc__.strip()) > 20
-    inspect.signature(obj)
+    if name in CLASSES and sys.version_info < (3, 10):
+        # PyO3 leaves the constructor signature out of a class's docstring on abi3 builds
+        # running on 3.9 (the 3.9 limited API cannot carry it), so 3.9 has none to show.
+        pytest.skip("class signatures need Python 3.10+ with an abi3 build")
+    assert str(inspect.signature(obj)).startswith("(")
 
 
 def public_methods():
