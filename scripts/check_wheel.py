@@ -246,7 +246,7 @@ def check_dev_flows(work: Path) -> dict[str, float]:
     repo = copy_repo(work / "maturin-copy")
     run(sys.executable, "-m", "venv", repo / ".venv")
     dev_env = dict(env, VIRTUAL_ENV=str(repo / ".venv"))
-    maturin = [BIN / "maturin", "develop", "--uv"]
+    maturin = [BIN / "maturin", "develop"]
     run(*maturin, cwd=repo, env=dev_env)
     timings["maturin develop"] = edit_and_rerun(
         repo, maturin, [venv_python(repo / ".venv")], dev_env
