@@ -425,6 +425,7 @@ impl ExactSum {
             return 0.0;
         };
         let (mut hi, mut lo) = (last, 0.0);
+        // Every `p[n - 1]` below runs only while n > 0, so it is in bounds.
         let mut n = rest.len();
         while n > 0 {
             let x = hi;
