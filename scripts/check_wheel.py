@@ -245,6 +245,9 @@ def check_dev_flows(work: Path) -> dict[str, float]:
     step("maturin develop in a copy of the repository: rebuild after an edit to lib.rs")
     repo = copy_repo(work / "maturin-copy")
     run(sys.executable, "-m", "venv", repo / ".venv")
+    # maturin develop also installs the project's dev dependency group, which takes
+    # `pip install --group` (pip >= 25.1): the README's flow upgrades pip first, as here.
+    run(venv_python(repo / ".venv"), "-m", "pip", "install", "--quiet", "--upgrade", "pip>=25.1")
     dev_env = dict(env, VIRTUAL_ENV=str(repo / ".venv"))
     maturin = [BIN / "maturin", "develop"]
     run(*maturin, cwd=repo, env=dev_env)
