@@ -21,8 +21,6 @@ import os
 import platform
 import random
 import sys
-import threading
-import time
 import timeit
 from collections.abc import Callable
 
@@ -31,6 +29,10 @@ from collections.abc import Callable
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import rust_demo
+
+# The plain-Python peers are demo.py's, so the demo and this table time the same code.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from demo import py_fibonacci, py_sieve, run_in_threads
 
 try:
     import numpy as np
@@ -49,28 +51,6 @@ def best(func: Callable[[], object], repeat: int) -> float:
 
 
 # --- the Python side of each row -------------------------------------------------------------
-
-
-def py_fibonacci(n: int) -> int:
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
-
-
-def py_sieve(n: int) -> list[int]:
-    """The guide's exercise-4 sieve, written in Python."""
-    if n < 2:
-        return []
-    is_prime = [True] * (n + 1)
-    is_prime[0] = is_prime[1] = False
-    p = 2
-    while p * p <= n:
-        if is_prime[p]:
-            for i in range(p * p, n + 1, p):
-                is_prime[i] = False
-        p += 1
-    return [i for i in range(2, n + 1) if is_prime[i]]
 
 
 def numpy_sieve(n: int) -> list[int]:
@@ -125,16 +105,6 @@ def mixed_case_words(count: int, vocabulary: int, seed: int = 42) -> list[str]:
     styles = (str.lower, str.upper, str.title)
     text = " ".join(rng.choice(styles)(rng.choice(vocab)) for _ in range(count))
     return text.split()
-
-
-def threads_wall_time(func: Callable[[int], object], n: int, threads: int) -> float:
-    workers = [threading.Thread(target=func, args=(n,)) for _ in range(threads)]
-    start = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return time.perf_counter() - start
 
 
 # --- the rows --------------------------------------------------------------------------------
@@ -230,8 +200,8 @@ def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
         # (a VM neighbour, the OS) would otherwise decide the figure.
         func(size)
         runs = 3 * repeat
-        one = min(threads_wall_time(func, size, 1) for _ in range(runs)) * threads
-        many = min(threads_wall_time(func, size, threads) for _ in range(runs))
+        one = min(run_in_threads(func, size, 1) for _ in range(runs)) * threads
+        many = min(run_in_threads(func, size, threads) for _ in range(runs))
         return one, many
 
     one, many = scaling(rust_demo.count_primes, n)
