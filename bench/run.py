@@ -140,7 +140,7 @@ def bench_sieve(n: int, repeat: int) -> Row:
     rust = best(lambda: rust_demo.sieve_of_eratosthenes(n), repeat)
     primes = array.array("q", rust_demo.sieve_of_eratosthenes(n))
     assert primes.tolist() == py_sieve(n)
-    peers = {"Python sieve": best(lambda: py_sieve(n), max(1, repeat // 2))}
+    peers = {"Python sieve": best(lambda: py_sieve(n), repeat)}
     if np is not None:
         assert numpy_sieve(n) == primes.tolist()
         peers["NumPy flatnonzero().tolist()"] = best(lambda: numpy_sieve(n), repeat)
