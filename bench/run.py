@@ -221,9 +221,9 @@ def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
     threads = 2
 
     def scaling(func: Callable[[int], object], size: int, rounds: int) -> tuple[float, float]:
-        # Each run is short, and on a shared machine the second core is sometimes slower
-        # for a fraction of a second. Alternating 1-thread and 2-thread runs over many
-        # rounds lets both see the same conditions; the best of each is the figure.
+        # Each run is short, and on a shared machine (this VM) a core is now and then
+        # slower for up to a second. Alternating 1-thread and 2-thread runs for a few
+        # seconds lets both see the same conditions; the best of each is the figure.
         func(size)
         one = many = float("inf")
         for _ in range(rounds):
@@ -231,7 +231,7 @@ def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
             many = min(many, run_in_threads(func, size, threads))
         return one, many
 
-    one, many = scaling(rust_demo.count_primes, n, 10 * repeat)
+    one, many = scaling(rust_demo.count_primes, n, 30 * repeat)
     py_one, py_many = scaling(lambda size: len(py_sieve(size)), py_n, 3 * repeat)
     result = row(
         f"count_primes({n:,}) on {threads} threads vs 1 (throughput)",
