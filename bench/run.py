@@ -4,10 +4,11 @@
     python bench/run.py --quick              # small sizes, one repeat: a smoke test
     python bench/run.py --json out.json --plot speedup.png
 
-Every row runs in this one process: each function is called once to warm up, then timed as
-the best of several `timeit` repeats. Ratios are peer time / rust_demo time (higher is
-better for Rust). Build the extension in release mode first (`python3 scripts/dev.py bench`
-does); a debug build makes Rust look slow.
+Every row runs in this one process: each function is called once to warm up, then timed in
+five `timeit` rounds that run rust_demo and its peers in turn, so that a slow moment of the
+machine hits them alike; each one's best round counts. Ratios are peer time / rust_demo
+time (higher is better for Rust). Build the extension in release mode first
+(`python3 scripts/dev.py bench` does); a debug build makes Rust look slow.
 """
 
 from __future__ import annotations
@@ -47,12 +48,23 @@ except ImportError:  # not on Windows
 Row = dict[str, object]
 
 
-def best(func: Callable[[], object], repeat: int) -> float:
-    """Seconds per call: warm up once, then the best of `repeat` timeit runs."""
-    func()
-    timer = timeit.Timer(func)
-    number, _ = timer.autorange()
-    return min(timer.repeat(repeat=repeat, number=number)) / number
+RUST = "rust_demo"
+
+
+def best(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Seconds per call of each function: after a warm-up call, `repeat` rounds that each
+    time every function in turn, so that a slow moment of the machine hits them alike; each
+    function's best round is its figure."""
+    timers = {}
+    for name, func in funcs.items():
+        func()
+        timer = timeit.Timer(func)
+        timers[name] = (timer, timer.autorange()[0])
+    times = dict.fromkeys(funcs, float("inf"))
+    for _ in range(repeat):
+        for name, (timer, number) in timers.items():
+            times[name] = min(times[name], timer.timeit(number) / number)
+    return times
 
 
 def page_faults_per_call(func: Callable[[], object], calls: int = 20) -> float | None:
@@ -126,7 +138,10 @@ def mixed_case_words(count: int, vocabulary: int, seed: int = 42) -> list[str]:
 # --- the rows --------------------------------------------------------------------------------
 
 
-def row(workload: str, rust: float, peers: dict[str, float], target: str = "") -> Row:
+def row(workload: str, times: dict[str, float], target: str = "", per: int = 1) -> Row:
+    """A table row from `best()`'s times (seconds per call, `per` operations per call)."""
+    peers = {name: seconds / per for name, seconds in times.items() if name != RUST}
+    rust = times[RUST] / per
     return {
         "workload": workload,
         "rust_s": rust,
@@ -137,23 +152,21 @@ def row(workload: str, rust: float, peers: dict[str, float], target: str = "") -
 
 
 def bench_sieve(n: int, repeat: int) -> Row:
-    rust = best(lambda: rust_demo.sieve_of_eratosthenes(n), repeat)
     primes = array.array("q", rust_demo.sieve_of_eratosthenes(n))
     assert primes.tolist() == py_sieve(n)
-    peers = {"Python sieve": best(lambda: py_sieve(n), repeat)}
+    funcs = {RUST: lambda: rust_demo.sieve_of_eratosthenes(n), "Python sieve": lambda: py_sieve(n)}
     if np is not None:
         assert numpy_sieve(n) == primes.tolist()
-        peers["NumPy flatnonzero().tolist()"] = best(lambda: numpy_sieve(n), repeat)
-    peers["floor: array('q').tolist()"] = best(primes.tolist, repeat)
+        funcs["NumPy flatnonzero().tolist()"] = lambda: numpy_sieve(n)
+    funcs["floor: array('q').tolist()"] = primes.tolist
     result = row(
         f"sieve_of_eratosthenes({n:,})",
-        rust,
-        peers,
+        best(funcs, repeat),
         ">=30x Python, >=1.3x NumPy, floor ratio >=0.71 (within 1.4x)",
     )
     # Creating the ints maps fresh memory whenever CPython's allocator has handed its
     # emptied arenas back to the OS: a cost the floor shares, shown so that it can be seen.
-    faults = page_faults_per_call(lambda: rust_demo.sieve_of_eratosthenes(n))
+    faults = page_faults_per_call(funcs[RUST])
     if faults is not None:
         result["page_faults_per_call"] = {
             "rust_demo": faults,
@@ -163,58 +176,55 @@ def bench_sieve(n: int, repeat: int) -> Row:
 
 
 def bench_fibonacci(repeat: int) -> Row:
-    rust = best(lambda: rust_demo.fibonacci(90), repeat)
-    peers = {"Python loop": best(lambda: py_fibonacci(90), repeat)}
-    return row("fibonacci(90)", rust, peers, ">=15x Python loop")
+    funcs = {RUST: lambda: rust_demo.fibonacci(90), "Python loop": lambda: py_fibonacci(90)}
+    return row("fibonacci(90)", best(funcs, repeat), ">=15x Python loop")
 
 
 def bench_sum(size: int, repeat: int) -> Row:
     items = list(range(size))
-    rust = best(lambda: rust_demo.sum_list(items), repeat)
-    peers = {
-        "builtin sum()": best(lambda: sum(items), repeat),
-        "Python for-loop": best(lambda: py_sum_loop(items), repeat),
+    funcs = {
+        RUST: lambda: rust_demo.sum_list(items),
+        "builtin sum()": lambda: sum(items),
+        "Python for-loop": lambda: py_sum_loop(items),
     }
-    return row(f"sum_list, {size:,} ints", rust, peers, ">=0.9x sum(), >=3x loop")
+    return row(f"sum_list, {size:,} ints", best(funcs, repeat), ">=0.9x sum(), >=3x loop")
 
 
 def bench_words(size: int, repeat: int) -> Row:
     words = mixed_case_words(size, 5_000)
     expected = collections.Counter(map(str.lower, words))
     assert rust_demo.word_frequencies(words) == expected
-    rust = best(lambda: rust_demo.word_frequencies(words), repeat)
-    peers = {
-        "Counter(map(str.lower, words))": best(
-            lambda: collections.Counter(map(str.lower, words)), repeat
-        )
+    funcs = {
+        RUST: lambda: rust_demo.word_frequencies(words),
+        "Counter(map(str.lower, words))": lambda: collections.Counter(map(str.lower, words)),
     }
-    return row(f"word_frequencies, {size:,} words / 5,000 distinct", rust, peers, ">=1.4x Counter")
+    return row(
+        f"word_frequencies, {size:,} words / 5,000 distinct",
+        best(funcs, repeat),
+        ">=1.4x Counter",
+    )
 
 
 def bench_moving_average(window: int, adds: int, repeat: int) -> Row:
     values = [random.Random(window).uniform(-100, 100) for _ in range(adds)]
-    rust = best(lambda: add_all(rust_demo.MovingAverage(window).add, values), repeat) / adds
-    peer = best(lambda: add_all(PyMovingAverage(window).add, values), repeat) / adds
+    funcs = {
+        RUST: lambda: add_all(rust_demo.MovingAverage(window).add, values),
+        "Python deque + running sum": lambda: add_all(PyMovingAverage(window).add, values),
+    }
     return row(
-        f"MovingAverage.add, window {window:,} (per add)",
-        rust,
-        {"Python deque + running sum": peer},
-        ">=1.8x",
+        f"MovingAverage.add, window {window:,} (per add)", best(funcs, repeat), ">=1.8x", adds
     )
 
 
 def bench_ring_buffer(ops: int, repeat: int) -> Row:
     items = list(range(ops))
     rb = rust_demo.RingBuffer(1000)
-    rust = best(lambda: push_pop_all(rb.push, rb.pop, items), repeat) / ops
     dq: collections.deque[int] = collections.deque(maxlen=1000)
-    peer = best(lambda: push_pop_all(dq.append, dq.popleft, items), repeat) / ops
-    return row(
-        "RingBuffer push + pop (per pair)",
-        rust,
-        {"deque(maxlen) append + popleft": peer},
-        "report only",
-    )
+    funcs = {
+        RUST: lambda: push_pop_all(rb.push, rb.pop, items),
+        "deque(maxlen) append + popleft": lambda: push_pop_all(dq.append, dq.popleft, items),
+    }
+    return row("RingBuffer push + pop (per pair)", best(funcs, repeat), "report only", ops)
 
 
 def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
@@ -235,8 +245,7 @@ def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
     py_one, py_many = scaling(lambda size: len(py_sieve(size)), py_n, 3 * repeat)
     result = row(
         f"count_primes({n:,}) on {threads} threads vs 1 (throughput)",
-        many,
-        {"same work on 1 thread": one},
+        {RUST: many, "same work on 1 thread": one},
         ">=1.7x; Python threads ~1x",
     )
     result["python_threads_speedup"] = py_one / py_many
