@@ -328,13 +328,14 @@ def plot(rows: list[Row], path: str) -> None:
     ax.set_yticks(range(len(values)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    ax.set_xlim(right=max(values) * 1.6)  # room for the labels
     ax.axvline(1, color="black", linewidth=0.8)
     ax.set_xlabel("speedup of rust_demo (peer time / rust_demo time, log scale)")
     ax.set_title("rust_demo vs Python peers (abi3-py39 release build)")
     for i, v in enumerate(values):
         ax.text(v, i, f" {v:.2f}x", va="center", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
 
 
 def main() -> None:
