@@ -1052,6 +1052,11 @@ fn sieve_segments<E>(
     }
     let base_primes = odd_primes_up_to(isqrt(n), keep_going)?;
     let presieved = base_primes.iter().take_while(|&&p| p <= 13).count();
+    let crossing_primes = &base_primes[presieved..];
+    // Where each crossing prime in use has its next odd multiple, as an index into the next
+    // segment: carried over from segment to segment, so no prime needs a division. Primes
+    // join in order, once their square (their first multiple left to cross off) is in reach.
+    let mut next_multiple: Vec<u32> = Vec::new();
     let pattern = presieve_pattern();
     let mut flags = vec![0u8; SEGMENT_ODDS.min((n / 2) as usize + 1)];
     let mut low: u64 = 1;
@@ -1066,33 +1071,26 @@ fn sieve_segments<E>(
             offset = (offset + chunk.len()) % PATTERN_ODDS;
         }
         let high = low + 2 * (len as u64 - 1);
-        for &p in &base_primes[presieved..] {
-            let p = u64::from(p);
-            let square = p * p; // p <= 2**32, so no overflow
+        while let Some(&p) = crossing_primes.get(next_multiple.len()) {
+            let square = u64::from(p) * u64::from(p); // p < 2**32, so no overflow
             if square > high {
                 break;
             }
-            // The first odd multiple of p in [low, high] that is at least p*p.
-            let first = if square >= low {
-                square
-            } else {
-                let multiple = low.div_ceil(p) * p;
-                if multiple % 2 == 0 {
-                    multiple + p
-                } else {
-                    multiple
-                }
-            };
+            // low <= square <= high: the square was out of reach of the previous segment.
+            next_multiple.push(((square - low) / 2) as u32);
+        }
+        for (&p, next) in crossing_primes.iter().zip(&mut next_multiple) {
             let step = p as usize; // odd multiples are 2p apart: p slots of odd numbers
-            let mut i = ((first - low) / 2) as usize;
+            let mut i = *next as usize;
             while i < len {
                 segment[i] = 0;
                 i += step;
             }
+            *next = (i - len) as u32; // less than p, so it fits
         }
         if low == 1 {
-            segment[0] = 0; // 1 is not prime
-                            // The pattern crossed off the presieved primes themselves.
+            // 1 is not prime, and the pattern crossed off the presieved primes themselves.
+            segment[0] = 0;
             for &p in &PRESIEVED_PRIMES {
                 if let Some(flag) = segment.get_mut((p / 2) as usize) {
                     *flag = 1;
