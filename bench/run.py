@@ -17,6 +17,7 @@ import argparse
 import array
 import collections
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -206,10 +207,16 @@ def bench_words(size: int, repeat: int) -> Row:
 
 
 def bench_moving_average(window: int, adds: int, repeat: int) -> Row:
-    values = [random.Random(window).uniform(-100, 100) for _ in range(adds)]
+    rng = random.Random(window)
+    values = [rng.uniform(-100, 100) for _ in range(adds)]
+    rust_average, py_average = rust_demo.MovingAverage(window), PyMovingAverage(window)
+    # Fill the windows first, so that every timed add also drops the oldest value.
+    for value in itertools.islice(itertools.cycle(values), window):
+        rust_average.add(value)
+        py_average.add(value)
     funcs = {
-        RUST: lambda: add_all(rust_demo.MovingAverage(window).add, values),
-        "Python deque + running sum": lambda: add_all(PyMovingAverage(window).add, values),
+        RUST: lambda: add_all(rust_average.add, values),
+        "Python deque + running sum": lambda: add_all(py_average.add, values),
     }
     return row(
         f"MovingAverage.add, window {window:,} (per add)", best(funcs, repeat), ">=1.8x", adds
