@@ -5,7 +5,7 @@
     python bench/run.py --json out.json --plot speedup.png
 
 Every row runs in this one process: each function is called once to warm up, then timed in
-five `timeit` rounds that run rust_demo and its peers in turn, so that a slow moment of the
+seven `timeit` rounds that run rust_demo and its peers in turn, so that a slow moment of the
 machine hits them alike; each one's best round counts. Ratios are peer time / rust_demo
 time (higher is better for Rust). Build the extension in release mode first
 (`python3 scripts/dev.py bench` does); a debug build makes Rust look slow.
@@ -66,6 +66,16 @@ def best(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float
         for name, (timer, number) in timers.items():
             times[name] = min(times[name], timer.timeit(number) / number)
     return times
+
+
+def steal_seconds() -> float | None:
+    """CPU time the hypervisor gave to other guests so far (Linux /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def page_faults_per_call(func: Callable[[], object], calls: int = 20) -> float | None:
@@ -260,7 +270,7 @@ def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
 
 
 def run_all(quick: bool) -> list[Row]:
-    repeat = 1 if quick else 5
+    repeat = 1 if quick else 7
     scale = 10 if quick else 1
     rows = [
         bench_sieve(1_000_000 // scale, repeat),
@@ -285,10 +295,11 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
-def print_table(rows: list[Row], info: dict[str, str]) -> None:
+def print_table(rows: list[Row], info: dict[str, object]) -> None:
+    stolen = info.get("cpu_stolen_by_host_s")
     print(
         f"rust_demo {info['rust_demo']} | Python {info['python']} | {info['machine']} | "
-        f"{info['date']}"
+        f"{info['date']}" + ("" if stolen is None else f" | CPU stolen by the host: {stolen} s")
     )
     print(f"{'workload':<52} {'rust_demo':>10}  {'peer':<34} {'peer time':>10} {'ratio':>8}")
     print("-" * 120)
@@ -351,14 +362,19 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw a speedup chart (matplotlib)")
     args = parser.parse_args()
-    info = {
+    info: dict[str, object] = {
         "rust_demo": rust_demo.__version__,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "date": datetime.date.today().isoformat(),
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
     }
+    steal_before = steal_seconds()
     rows = run_all(args.quick)
+    steal_after = steal_seconds()
+    if steal_before is not None and steal_after is not None:
+        # On a VM, time stolen by other guests makes every figure of this run less reliable.
+        info["cpu_stolen_by_host_s"] = round(steal_after - steal_before, 2)
     print_table(rows, info)
     if args.json:
         with open(args.json, "w") as f:
