@@ -394,8 +394,8 @@ fn add_to_partials(partials: &mut Vec<f64>, value: f64) -> bool {
     // In place: slot `kept` is never ahead of the partial being read.
     for j in 0..partials.len() {
         let partial = partials[j];
-        // Knuth's TwoSum: hi + lo == x + partial exactly, whichever is bigger. It and the
-        // store below have no branch: on real data these are coin flips.
+        // Knuth's TwoSum: hi + lo == x + partial exactly, whichever is bigger. Neither it
+        // nor the store below branches; on varied data those branches were coin flips.
         let hi = x + partial;
         let back = hi - x;
         let lo = (x - (hi - back)) + (partial - back);
@@ -417,7 +417,8 @@ impl ExactSum {
         if values.iter().chain(self.partials.last()).all(below) {
             // The usual case: nothing can overflow, so update in place.
             for &value in values {
-                add_to_partials(&mut self.partials, value);
+                let finite = add_to_partials(&mut self.partials, value);
+                debug_assert!(finite, "NO_OVERFLOW is too large");
             }
             return true;
         }
@@ -1436,6 +1437,18 @@ mod tests {
         assert!(sum.add_all(&[f64::MAX]));
         assert!(!sum.add_all(&[-1.0, f64::MAX]), "overflow is refused");
         assert_eq!(sum.total(), f64::MAX);
+    }
+
+    #[test]
+    fn exact_sum_updates_in_place_right_up_to_the_bound() {
+        // The largest values the in-place path takes; its debug_assert checks no overflow.
+        let big = NO_OVERFLOW * (1.0 - f64::EPSILON);
+        let mut sum = ExactSum::default();
+        assert!(sum.add_all(&[big]));
+        assert!(sum.add_all(&[big, big]));
+        assert_eq!(sum.total(), 3.0 * big);
+        assert!(sum.add_all(&[-big, -big]));
+        assert_eq!(sum.total(), big);
     }
 
     #[test]
