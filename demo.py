@@ -212,8 +212,9 @@ def parallelism(quick: bool) -> None:
     def compare(func: Callable[[int], object], size: int) -> tuple[float, float]:
         # Best of alternating rounds: on a shared machine a core is sometimes slower for a
         # moment, and alternating lets one thread and many threads see the same conditions.
+        run_in_threads(func, size, tasks)  # wake the other cores up first
         one = many = float("inf")
-        for _ in range(1 if quick else 10):
+        for _ in range(1 if quick else 20):
             one = min(one, sequential(func, size))
             many = min(many, run_in_threads(func, size, tasks))
         return one, many
