@@ -24,7 +24,8 @@ import platform
 import random
 import sys
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 # NumPy's sieve uses no BLAS, but an idle OpenBLAS thread pool spins on the cores and
 # halved the measured two-thread scaling of count_primes. One BLAS thread keeps it quiet.
@@ -39,20 +40,20 @@ from demo import py_fibonacci, py_sieve, run_in_threads
 try:
     import numpy as np
 except ImportError:  # the bench group in pyproject.toml installs it
-    np = None
+    np = None  # type: ignore[assignment]
 
 try:
     import resource
 except ImportError:  # not on Windows
-    resource = None
+    resource = None  # type: ignore[assignment]
 
-Row = dict[str, object]
+Row = dict[str, Any]  # one table row, as written to the JSON file
 
 
 RUST = "rust_demo"
 
 
-def best(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+def best(funcs: Mapping[str, Callable[[], object]], repeat: int) -> dict[str, float]:
     """Seconds per call of each function: after a warm-up call, `repeat` rounds that each
     time every function in turn, so that a slow moment of the machine hits them alike; each
     function's best round is its figure."""

@@ -27,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TARGET = ROOT / "target"  # one cargo target directory for every build below
-VERSION = re.search(r'^version = "(.+)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+VERSION_LINE = re.search(r'^version = "(.+)"', (ROOT / "Cargo.toml").read_text(), re.M)
+assert VERSION_LINE, "Cargo.toml has no version line"
+VERSION = VERSION_LINE.group(1)
 # The test modules that need nothing but rust_demo, pytest and hypothesis.
 PORTABLE_TESTS = [
     "test_guide.py",

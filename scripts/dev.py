@@ -105,7 +105,7 @@ def test() -> None:
     started = time.perf_counter()
     ensure_venv(["dev", "bench"])
     env = venv_env()
-    step("Lints: cargo fmt, cargo clippy, ruff")
+    step("Lints: cargo fmt, cargo clippy, ruff, mypy")
     run("cargo", "fmt", "--check")
     run(
         "cargo",
@@ -119,6 +119,8 @@ def test() -> None:
         env=env,
     )
     run(BIN / "ruff", "check", ".", env=env)
+    # The Python side type-checks against rust_demo.pyi itself (found next to demo.py).
+    run(BIN / "mypy", "demo.py", "bench", "scripts", "tests", env=env)
     step("Rust unit tests (no Python module needed)")
     run("cargo", "test", "--target-dir", RUST_TESTS_TARGET, env=env)
     build_release()
