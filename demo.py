@@ -227,6 +227,10 @@ def parallelism(quick: bool) -> None:
         f"  Rust:   1 thread {fmt_time(one)}, {tasks} threads {fmt_time(many)}"
         f" -> {one / many:.2f}{TIMES}"
     )
+    if one / many < 1.5 and not quick:
+        # Seen on a 2-vCPU VM: now and then both threads ran at half speed for seconds.
+        print("  (well under 2x: the cores are not free, e.g. other programs, or a VM whose")
+        print("   virtual CPUs share hardware; run this section again with --section 8)")
     if quick:
         print("  Python threads: skipped with --quick")
     else:
