@@ -198,31 +198,36 @@ def run_in_threads(func: Callable[[int], object], n: int, threads: int) -> float
     return time.perf_counter() - start
 
 
+def thread_scaling(
+    func: Callable[[int], object], n: int, tasks: int, rounds: int
+) -> tuple[float, float]:
+    """Best wall times for `tasks` calls of func(n): one after another, and on `tasks` threads.
+
+    The two are timed in alternating rounds, after one untimed threaded run that wakes the
+    other cores: on a shared machine (a VM) a core is now and then slower for up to a
+    second, and alternating lets both sides see the same conditions.
+    """
+    run_in_threads(func, n, tasks)
+    one = many = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(tasks):
+            func(n)
+        one = min(one, time.perf_counter() - start)
+        many = min(many, run_in_threads(func, n, tasks))
+    return one, many
+
+
 def parallelism(quick: bool) -> None:
     cores = os.cpu_count() or 1
     tasks = max(cores, 2)
     n = 10_000_000 if quick else 30_000_000
-
-    def sequential(func: Callable[[int], object], size: int) -> float:
-        start = time.perf_counter()
-        for _ in range(tasks):
-            func(size)
-        return time.perf_counter() - start
-
-    def compare(func: Callable[[int], object], size: int) -> tuple[float, float]:
-        # Best of alternating rounds: on a shared machine a core is sometimes slower for a
-        # moment, and alternating lets one thread and many threads see the same conditions.
-        run_in_threads(func, size, tasks)  # wake the other cores up first
-        one = many = float("inf")
-        for _ in range(1 if quick else 20):
-            one = min(one, sequential(func, size))
-            many = min(many, run_in_threads(func, size, tasks))
-        return one, many
+    rounds = 1 if quick else 20
 
     print(
         f"{tasks} tasks of count_primes({n:,}), on 1 thread and on {tasks} threads ({cores} cores):"
     )
-    one, many = compare(rust_demo.count_primes, n)
+    one, many = thread_scaling(rust_demo.count_primes, n, tasks, rounds)
     print(
         f"  Rust:   1 thread {fmt_time(one)}, {tasks} threads {fmt_time(many)}"
         f" -> {one / many:.2f}{TIMES}"
@@ -235,7 +240,7 @@ def parallelism(quick: bool) -> None:
         print("  Python threads: skipped with --quick")
     else:
         size = 300_000
-        one, many = compare(py_count_primes, size)
+        one, many = thread_scaling(py_count_primes, size, tasks, rounds)
         print(
             f"  Python: 1 thread {fmt_time(one)}, {tasks} threads {fmt_time(many)} -> "
             f"{one / many:.2f}{TIMES}  (pure-Python sieve up to {size:,})"

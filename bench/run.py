@@ -35,7 +35,7 @@ import rust_demo
 
 # The plain-Python peers are demo.py's, so the demo and this table time the same code.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from demo import py_fibonacci, py_sieve, run_in_threads
+from demo import py_fibonacci, py_sieve, thread_scaling
 
 try:
     import numpy as np
@@ -247,20 +247,9 @@ def bench_ring_buffer(ops: int, repeat: int) -> Row:
 
 def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
     threads = 2
-
-    def scaling(func: Callable[[int], object], size: int, rounds: int) -> tuple[float, float]:
-        # Each run is short, and on a shared machine (this VM) a core is now and then
-        # slower for up to a second. Alternating 1-thread and 2-thread runs for a few
-        # seconds lets both see the same conditions; the best of each is the figure.
-        func(size)
-        one = many = float("inf")
-        for _ in range(rounds):
-            one = min(one, run_in_threads(func, size, 1) * threads)
-            many = min(many, run_in_threads(func, size, threads))
-        return one, many
-
-    one, many = scaling(rust_demo.count_primes, n, 30 * repeat)
-    py_one, py_many = scaling(lambda size: len(py_sieve(size)), py_n, 3 * repeat)
+    # Many short rounds (~5 s for Rust): demo.thread_scaling alternates the two sides.
+    one, many = thread_scaling(rust_demo.count_primes, n, threads, 30 * repeat)
+    py_one, py_many = thread_scaling(lambda size: len(py_sieve(size)), py_n, threads, 3 * repeat)
     result = row(
         f"count_primes({n:,}) on {threads} threads vs 1 (throughput)",
         {RUST: many, "same work on 1 thread": one},
