@@ -7,14 +7,11 @@
 //! The `#[pymodule]` function at the bottom registers everything Python sees, one line each.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{
-    PyIndexError, PyMemoryError, PyOverflowError, PyRuntimeError, PySystemError, PyTypeError,
-    PyValueError,
-};
+use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
@@ -624,6 +621,8 @@ impl MovingAverage {
 }
 
 // ----- Exercise 3 begin: Counter -----
+use std::sync::atomic::AtomicI64;
+
 /// A counter that can go up and down (the guide's exercise 3).
 #[pyclass(module = "rust_demo", frozen)]
 struct Counter {
@@ -1144,6 +1143,8 @@ fn count_primes(py: Python<'_>, n: u64) -> PyResult<u64> {
 // The tuned sieve as a Python list. `python3 scripts/dev.py start 4` takes out everything
 // down to the end marker (count_primes above keeps the sieve itself) for you to write the
 // guide's simple version instead; `python3 scripts/dev.py solution 4` puts it back.
+
+use pyo3::exceptions::{PyMemoryError, PySystemError};
 
 /// An upper bound on the number of primes up to n (Rosser & Schoenfeld; Dusart for large n).
 fn prime_count_upper_bound(n: u64) -> u64 {
