@@ -331,7 +331,7 @@ class Report:
                 raise
             self.line(expectation, "got " + describe(err))
         else:
-            self.line(expectation, None if got == want else f"got {got!r}")
+            self.line(expectation, None if got == want else f"got {short(got)}")
 
     def expect_raises(
         self, expectation: str, call: Callable[[], object], kind: type, message: str
@@ -344,7 +344,13 @@ class Report:
             ok = type(err) is kind and str(err) == message
             self.line(expectation, None if ok else "got " + describe(err))
         else:
-            self.line(expectation, f"returned {got!r} instead")
+            self.line(expectation, f"returned {short(got)} instead")
+
+
+def short(value: object, limit: int = 120) -> str:
+    """repr() of a result, cut short: a wrong sieve of 10**6 is a long list."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
 
 
 def describe(err: BaseException) -> str:
@@ -463,10 +469,11 @@ def check_sieve(report: Report, module) -> None:
     if not registered(report, module, "sieve_of_eratosthenes", EXERCISES[4]):
         return
     for n in (0, 1, 2, 3, 4, 10, 100, 1000, 7919, 100_000, 1_000_000):
+        expected = py_sieve(n)
         report.expect(
-            f"sieve_of_eratosthenes({n:,}) == the Python sieve's {len(py_sieve(n)):,} primes",
+            f"sieve_of_eratosthenes({n:,}) == the Python sieve's {len(expected):,} primes",
             partial(module.sieve_of_eratosthenes, n),
-            py_sieve(n),
+            expected,
         )
     if report.failures:
         return
@@ -494,9 +501,17 @@ def check_sieve(report: Report, module) -> None:
 
 def verify(number: int) -> int:
     ex = exercise(number)
-    import rust_demo
-
     print(f"Exercise {number}: {ex.title}")
+    try:
+        import rust_demo
+    except ImportError as err:
+        print(f"import rust_demo: {err}")
+        if "PyInit_" in str(err):
+            print(
+                "  The #[pymodule] function's name must be the module's name, rust_demo, as in\n"
+                "  Cargo.toml's [lib] name and pyproject.toml's [project] name."
+            )
+        return 1
     report = Report()
     if ex.region == "factorial":
         check_factorial(report, rust_demo, number)

@@ -289,3 +289,16 @@ def test_solution_without_start_changes_nothing(tmp_path):
         result = dev(repo, dict(os.environ), "solution", str(number))
         assert result.returncode == 0, result.stdout + result.stderr
         assert (repo / "lib.rs").read_text(encoding="utf-8") == solved
+
+
+def test_check_explains_a_module_name_that_does_not_match(tmp_path, shared_build_dirs):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    lib = repo / "lib.rs"
+    source = lib.read_text(encoding="utf-8")
+    lib.write_text(source.replace("\nfn rust_demo(m: ", "\nfn rustdemo(m: ", 1), encoding="utf-8")
+    result = dev(repo, env, "check", "1")
+    assert result.returncode != 0
+    assert "(PyInit_rust_demo)" in result.stdout
+    assert "The #[pymodule] function's name must be the module's name" in result.stdout
