@@ -418,7 +418,9 @@ def run_session(session: str, module: object) -> str | None:
             failed.append(f"{example.source.strip()} raised {describe(exc_info[1])}")
 
     Runner(optionflags=doctest.ELLIPSIS).run(test, out=lambda _: None)
-    return "; ".join(failed) or None
+    if len(failed) > 1:  # what comes after the first failure mostly fails because of it
+        return f"{failed[0]} (and {len(failed) - 1} later line(s) of the session fail)"
+    return failed[0] if failed else None
 
 
 def check_counter(report: Report, module) -> None:
