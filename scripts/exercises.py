@@ -193,7 +193,7 @@ def without_line(source: str, line: str) -> str:
 
 def module_function(source: str) -> tuple[int, int]:
     """Offsets of the `#[pymodule] fn` body: from after its `{` line to its `Ok(())` line."""
-    head = re.search(r"^#\[pymodule[^\]]*\]\s*\nfn rust_demo\(.*\{\n", source, re.M)
+    head = re.search(r"^fn rust_demo\(.*\{\n", source, re.M)
     if head is None:
         raise SystemExit("lib.rs: cannot find the module function `#[pymodule] fn rust_demo(m...`")
     tail = re.compile(r"^    Ok\(\(\)\)\n", re.M).search(source, head.end())
