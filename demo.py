@@ -11,6 +11,8 @@ Timings are the best of several `timeit` repeats. Standard library only.
 from __future__ import annotations
 
 import argparse
+import collections
+import functools
 import os
 import sys
 import threading
@@ -274,6 +276,33 @@ def parallelism(quick: bool) -> None:
     print("the GIL. (sieve_of_eratosthenes scales less: building its list needs the GIL.)")
 
 
+def overhead(quick: bool) -> None:
+    size = 1_000
+    items = list(range(size))
+    rb = rust_demo.RingBuffer(size)
+    dq: collections.deque[int] = collections.deque(maxlen=size)
+    rb.extend(items)
+    dq.extend(items)
+
+    def one_call_each(add: Callable[[int], object]) -> None:
+        for item in items:
+            add(item)
+
+    print(f"{size:,} items into a full buffer of {size:,}: a call per item, or one call:")
+    for name, add, extend in (
+        ("RingBuffer", rb.push, rb.extend),
+        ("deque", dq.append, dq.extend),
+    ):
+        one_by_one = best_time(functools.partial(one_call_each, add), quick)
+        at_once = best_time(functools.partial(extend, items), quick)
+        print(
+            f"  {name + ':':<11} {size:,} x {add.__name__}() {fmt_time(one_by_one)}, one extend() "
+            f"{fmt_time(at_once)} -> {one_by_one / at_once:.0f}{TIMES}"
+        )
+    print("Every call from Python into Rust costs tens of nanoseconds before any work is done:")
+    print("pass a list of 1,000 items rather than calling a function 1,000 times.")
+
+
 SECTIONS: list[tuple[str, str, Callable[[bool], None]]] = [
     ("simple", "Simple Functions", simple_functions),
     ("collections", "Collections", collections_section),
@@ -283,11 +312,12 @@ SECTIONS: list[tuple[str, str, Callable[[bool], None]]] = [
     ("counter", "Counter Class", counter),
     ("performance", "Performance Experiment: Sieve of Eratosthenes", performance),
     ("parallelism", "True Parallelism", parallelism),
+    ("overhead", "The Overhead Consideration", overhead),
 ]
 
 
 def pick_sections(wanted: list[str]) -> list[int]:
-    """Section indexes from numbers (1-8) or names (any unambiguous prefix)."""
+    """Section indexes from numbers (1-9) or names (any unambiguous prefix)."""
     chosen = []
     for item in wanted:
         key = item.strip().lower()

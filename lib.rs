@@ -741,6 +741,11 @@ impl<T> Ring<T> {
         self.version = self.version.wrapping_add(1);
         std::mem::take(&mut self.items)
     }
+
+    /// `push` each item in turn, moving the items it evicts into `evicted`.
+    fn push_all(&mut self, items: impl IntoIterator<Item = T>, evicted: &mut Vec<T>) {
+        evicted.extend(items.into_iter().filter_map(|item| self.push(item)));
+    }
 }
 
 /// A fixed-capacity FIFO buffer of any Python objects, like `deque(maxlen=capacity)`.
@@ -753,6 +758,47 @@ struct RingBuffer {
 }
 
 impl RingBuffer {
+    /// Items per locked batch in `extend`: bounds the evicted items held back until the
+    /// lock is released.
+    const BATCH: usize = 4096;
+
+    /// Push the items of an exact list or tuple, whose `len` and `get` run no Python code,
+    /// a batch at a time under one lock.
+    fn push_indexed<'py>(
+        &self,
+        len: impl Fn() -> usize,
+        get: impl Fn(usize) -> PyResult<Bound<'py, PyAny>>,
+    ) {
+        let mut start = 0;
+        loop {
+            // The length is read again for each batch: the evicted items' `__del__`, run
+            // between batches, may have resized the list, as it could between the steps of
+            // a Python loop over it.
+            let end = len().min(start + Self::BATCH); // start <= len, far below usize::MAX
+            if start >= end {
+                return;
+            }
+            let mut evicted = Vec::with_capacity(end - start);
+            let mut ring = lock(&self.ring);
+            for index in start..end {
+                // Within a batch no Python code runs, so the length holds; on a free-threaded
+                // build another thread may shrink the list, and then the batch ends here.
+                let Ok(item) = get(index) else { break };
+                evicted.extend(ring.push(item.unbind()));
+            }
+            drop(ring);
+            drop(evicted); // after the lock is released, as in push()
+            start = end;
+        }
+    }
+
+    /// Push every item under one lock, then release the ones evicted.
+    fn push_batch(&self, batch: Vec<Py<PyAny>>) {
+        let mut evicted = Vec::with_capacity(batch.len());
+        lock(&self.ring).push_all(batch, &mut evicted);
+        drop(evicted); // after the lock is released, as in push()
+    }
+
     /// New references to the items, oldest first, taken under the lock so that the caller
     /// can run Python code (repr, ==) on them after releasing it.
     fn snapshot(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
@@ -787,6 +833,31 @@ impl RingBuffer {
         // The lock is released at the end of the statement above, so dropping the evicted
         // item (whose __del__ may run any Python code, even code using this buffer) is safe.
         drop(evicted);
+    }
+
+    /// Append every item of an iterable, in order, like `deque.extend`: once the buffer is
+    /// full, each new item drops the oldest. One call for many items saves the cost of a
+    /// Python call per item (the guide's "overhead consideration").
+    ///
+    /// A list or tuple is read in batches of 4096 items, each pushed under one lock; the
+    /// items a batch evicts are released after it, so their `__del__` runs between batches.
+    #[pyo3(signature = (items, /))]
+    fn extend(slf: &Bound<'_, Self>, items: &Bound<'_, PyAny>) -> PyResult<()> {
+        let this = slf.get();
+        if items.is(slf) {
+            // rb.extend(rb): like deque, extend with what the buffer held when called.
+            this.push_batch(this.snapshot(slf.py()));
+        } else if let Ok(list) = items.cast_exact::<PyList>() {
+            this.push_indexed(|| list.len(), |index| list.get_item(index));
+        } else if let Ok(tuple) = items.cast_exact::<PyTuple>() {
+            this.push_indexed(|| tuple.len(), |index| tuple.get_item(index));
+        } else {
+            // Any other iterable: its __next__ is Python code, so no lock is held across it.
+            for item in items.try_iter()? {
+                this.push(item?.unbind());
+            }
+        }
+        Ok(())
     }
 
     /// Remove and return the oldest item; IndexError when empty.
@@ -1497,5 +1568,14 @@ mod tests {
         assert_eq!(ring.pop(), Some(2));
         assert_eq!(ring.take_all(), [3, 4]);
         assert_eq!(ring.pop(), None);
+    }
+
+    #[test]
+    fn push_all_keeps_the_newest_and_hands_back_the_evicted() {
+        let mut ring = Ring::new(2);
+        let mut evicted = Vec::new();
+        ring.push_all([1, 2, 3, 4, 5], &mut evicted);
+        assert_eq!(evicted, [1, 2, 3]);
+        assert_eq!(ring.take_all(), [4, 5]);
     }
 }
