@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -160,19 +161,41 @@ def check(number: int) -> None:
         )
     step(f"Check exercise {number}")
     verify = [str(PYTHON), str(ROOT / "scripts" / "exercises.py"), "verify", str(number)]
-    # A panic prints one line to stderr; a backtrace of the interpreter would bury the report.
-    env = dict(venv_env(), RUST_BACKTRACE="0")
-    sys.exit(subprocess.run(verify, cwd=ROOT, env=env).returncode)
+    # A panic prints its message and place to stderr; a backtrace would bury the report.
+    env = dict(venv_env(), RUST_BACKTRACE="0", RUST_DEMO_CHECK_SECONDS=str(CHECK_SECONDS))
+    with subprocess.Popen(verify, cwd=ROOT, env=env) as checking:
+        try:
+            returncode = checking.wait(timeout=CHECK_SECONDS)
+        except subprocess.TimeoutExpired:
+            # Rust code that holds the GIL cannot be interrupted from Python: stop the process.
+            checking.kill()
+            sys.exit(
+                f"\n... no answer after {CHECK_SECONDS} s: the call on the last line above never "
+                "returned (a loop that never ends?). Fix lib.rs and check again."
+            )
+        except KeyboardInterrupt:
+            # Ctrl-C reached it too: give it a moment to stop what it started, then make sure.
+            try:
+                checking.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                checking.kill()
+            raise
+    sys.exit(returncode)
 
 
 COMMANDS = {"demo", "test", "bench", "start", "check", "solution"}
+# Every check finishes in seconds (exercise 4's timing included); past this, it is stuck.
+# The test suite shortens it to see a stuck check stopped.
+CHECK_SECONDS = int(os.environ.get("RUST_DEMO_CHECK_SECONDS") or 120)
 
 
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         sys.exit(__doc__)
     command, args = sys.argv[1], sys.argv[2:]
-    if command in {"start", "check", "solution"} and (len(args) != 1 or not args[0].isdigit()):
+    if command in {"start", "check", "solution"} and (
+        len(args) != 1 or not re.fullmatch("[0-9]+", args[0])
+    ):
         sys.exit(f"usage: python3 scripts/dev.py {command} N   (N = 1, 2, 3 or 4)")
     try:
         if command == "demo":
@@ -189,6 +212,8 @@ def main() -> None:
             test()
     except subprocess.CalledProcessError as err:
         sys.exit(f"\nFAILED (exit {err.returncode}): {' '.join(map(str, err.cmd))}")
+    except KeyboardInterrupt:
+        sys.exit("\nInterrupted.")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@
     python3 scripts/dev.py check N      # build, then say what works and what does not yet
     python3 scripts/dev.py solution N   # put the repository's solution back
 
-There is one copy of each solution: lib.rs itself. Each exercise's code sits between two
-marker lines, `// ----- Exercise N begin: name -----` and `// ----- Exercise N end: name -----`;
-`start` swaps what is between them for the guide's starter code and takes the matching
-registration line out of the module function. Before its first change, `start` saves lib.rs as
-it was to .exercises/lib.rs, which `solution` reads the solutions back from. Code of yours that
-`start` or `solution` replaces is saved in .exercises/ first.
+There is one copy of each solution: lib.rs itself, as git last committed it. Each exercise's
+code sits between two marker lines, `// ----- Exercise N begin: name -----` and
+`// ----- Exercise N end: name -----`; `start` swaps what is between them for the guide's
+starter code and takes the matching registration line out of the module function, and
+`solution` puts back what the committed lib.rs has there. In a copy without git, the first
+`start` saves lib.rs to .exercises/lib.rs for `solution` instead. Code of yours that `start` or
+`solution` replaces is saved in .exercises/ first.
 
 This file needs nothing but the standard library. `verify` (what `check` runs after the build)
 imports rust_demo, so it runs in the Python that the module was built into.
@@ -18,6 +19,7 @@ imports rust_demo, so it runs in the Python that the module was built into.
 from __future__ import annotations
 
 import doctest
+import os
 import re
 import subprocess
 import sys
@@ -31,7 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "lib.rs"
 SAVED = ROOT / ".exercises"
-MARKER = re.compile(r"^// -+ Exercise (\d+) (begin|end): (\w+) -+$", re.M)
+# factorial(10) takes microseconds; the guide's command is stopped after a quarter of the
+# time `check` allows in all (scripts/dev.py CHECK_SECONDS).
+GUIDE_COMMAND_SECONDS = int(os.environ.get("RUST_DEMO_CHECK_SECONDS") or 120) // 4
+MARKER = re.compile(r"^// -+ Exercise (\d+) (begin|end): (\w+) -+[ \t]*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -171,56 +176,88 @@ def find_region(source: str, name: str) -> Region:
                 break
     if begin is None or end is None:
         raise SystemExit(
-            f"lib.rs has lost the marker lines of {name!r} "
-            f"('// ----- Exercise N begin: {name} -----' and its 'end' line). "
-            "Put them back (see git diff lib.rs), or restore lib.rs with: git checkout lib.rs"
+            f"lib.rs has lost a marker line of {name!r}. The two lines around that code must "
+            f"read, each on a line of its own:\n  // ----- Exercise N begin: {name} -----\n"
+            f"  // ----- Exercise N end: {name} -----\n"
+            "with N the exercise's number. Put the missing one back and run this again "
+            "(`git diff lib.rs` shows what changed)."
         )
     return Region(int(begin.group(1)), begin.start(), begin.end() + 1, end.start(), end.end() + 1)
 
 
-def squashed(line: str) -> str:
-    return "".join(line.split())
+def registration_pattern(line: str) -> re.Pattern[str]:
+    """`line` however it is spaced, split over lines (as rustfmt splits long ones) or
+    commented, with or without a `pyo3::` path, as whole lines."""
+    tokens = [re.escape(token) for token in re.findall(r"\w+|\S", line)]
+    code = r"\s*".join(tokens).replace("wrap_pyfunction", r"(?:pyo3\s*::\s*)?wrap_pyfunction")
+    code = code.replace(r"\?\s*\)", r"\?\s*,?\s*\)")  # rustfmt's trailing comma
+    return re.compile(rf"^[ \t]*{code}[ \t]*(?://[^\n]*)?\n", re.M)
 
 
-def has_line(source: str, line: str) -> bool:
-    return any(squashed(other) == squashed(line) for other in source.splitlines())
-
-
-def without_line(source: str, line: str) -> str:
-    kept = [other for other in source.splitlines(True) if squashed(other) != squashed(line)]
-    return "".join(kept)
+def without_registration(source: str, line: str) -> str:
+    return registration_pattern(line).sub("", source)
 
 
 def module_function(source: str) -> tuple[int, int]:
     """Offsets of the `#[pymodule] fn` body: from after its `{` line to its `Ok(())` line."""
-    head = re.search(r"^fn rust_demo\(.*\{\n", source, re.M)
-    if head is None:
-        raise SystemExit("lib.rs: cannot find the module function `#[pymodule] fn rust_demo(m...`")
-    tail = re.compile(r"^    Ok\(\(\)\)\n", re.M).search(source, head.end())
-    if tail is None:
-        raise SystemExit("lib.rs: the module function has no `    Ok(())` line")
+    head = re.search(r"^(?:pub\s+)?fn rust_demo\s*\(.*\{[ \t]*\n", source, re.M)
+    tail = head and re.compile(r"^[ \t]*Ok\(\(\)\)[ \t]*\n", re.M).search(source, head.end())
+    if head is None or tail is None:
+        raise SystemExit(
+            "lib.rs: cannot find the module function. Its name must be the module's, rust_demo:\n"
+            "  #[pymodule]\n  fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {\n"
+            "      ...\n      Ok(())\n  }\n"
+            "Rename it back (or restore that line), then run this again."
+        )
     return head.end(), tail.start()
 
 
 def with_registration(source: str, solved: str, line: str) -> str:
     """`source` with `line` in the module function exactly once, where `solved` has it."""
-    source = without_line(source, line)
-    solved_lines = [squashed(x) for x in solved.splitlines()]
+    source = without_registration(source, line)
     start, end = module_function(source)
-    body = source[start:end].splitlines(True)
-    # After the nearest registration line that precedes it in the solved file.
-    if squashed(line) in solved_lines:
-        before = solved_lines[: solved_lines.index(squashed(line))]
-        for previous in reversed(before):
-            for index, current in enumerate(body):
-                if previous and squashed(current) == previous:
-                    body.insert(index + 1, "    " + line.strip() + "\n")
-                    return source[:start] + "".join(body) + source[end:]
-    return source[:start] + "".join(body) + "    " + line.strip() + "\n" + source[end:]
+    solved_start, solved_end = module_function(solved)
+    ours = registration_pattern(line).search(solved, solved_start, solved_end)
+    # After the nearest line that comes before it in the solved module function and is here too.
+    before = solved[solved_start : ours.start()].splitlines() if ours else []
+    for previous in reversed([x for x in before if x.strip()]):
+        anchor = registration_pattern(previous.strip()).search(source, start, end)
+        if anchor:
+            at = anchor.end()
+            break
+    else:
+        at = end
+    return source[:at] + "    " + line.strip() + "\n" + source[at:]
+
+
+def holds_solutions(source: str) -> bool:
+    """Whether `source` has every exercise's markers, none of them around a starter."""
+    names = {ex.region for ex in EXERCISES.values()}
+    if not names <= {match.group(3) for match in MARKER.finditer(source)}:
+        return False
+    try:
+        regions = [find_region(source, name) for name in names]
+    except SystemExit:  # a marker line without its partner
+        return False
+    return not any(is_starter(source[r.body_start : r.body_end]) for r in regions)
 
 
 def solved_source() -> str | None:
-    """lib.rs with every solution in place, as `start` saved it; None if it never ran here."""
+    """lib.rs with every solution in place: as git last committed it, or else as the first
+    `start` found it (a copy without git); None if neither is there."""
+    try:
+        committed = subprocess.run(
+            ["git", "show", "HEAD:./lib.rs"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            check=True,
+        ).stdout.replace("\r\n", "\n")
+        if holds_solutions(committed):
+            return committed
+    except (OSError, subprocess.CalledProcessError):
+        pass
     saved = SAVED / "lib.rs"
     return saved.read_text(encoding="utf-8") if saved.exists() else None
 
@@ -244,35 +281,48 @@ def replace_region(source: str, region: Region, number: int, body: str) -> str:
     )
 
 
-def write_lib(source: str) -> None:
-    with open(LIB, "w", encoding="utf-8", newline="") as out:
+def read_lib() -> tuple[str, str]:
+    """lib.rs with "\n" line ends, and the line end it had (a Windows checkout may use CRLF)."""
+    raw = LIB.read_bytes().decode("utf-8")
+    return raw.replace("\r\n", "\n"), "\r\n" if "\r\n" in raw else "\n"
+
+
+def write_lib(source: str, newline: str) -> None:
+    with open(LIB, "w", encoding="utf-8", newline=newline) as out:
         out.write(source)
+
+
+def is_starter(body: str) -> bool:
+    return any(body == e.starter for e in EXERCISES.values())
 
 
 def start(number: int) -> None:
     ex = exercise(number)
-    source = LIB.read_text(encoding="utf-8")
+    source, newline = read_lib()
     region = find_region(source, ex.region)
     body = source[region.body_start : region.body_end]
     solved = solved_source()
-    if solved is None:  # the first start in this checkout: lib.rs holds every solution
+    if solved is None:  # no git: the first start in this copy finds every solution in place
         SAVED.mkdir(exist_ok=True)
         (SAVED / "lib.rs").write_text(source, encoding="utf-8")
         solved = source
     solved_region = find_region(solved, ex.region)
     solution = solved[solved_region.body_start : solved_region.body_end]
     if region.number == number and body != solution:
-        print(f"Exercise {number} is already started: lib.rs is unchanged.")
+        print(
+            f"Exercise {number} is already started: lib.rs is unchanged. (To start it over: "
+            f"python3 scripts/dev.py solution {number}, then start {number}.)"
+        )
     else:
-        if body != solution and body not in (e.starter for e in EXERCISES.values()):
+        if body != solution and not is_starter(body):
             print(f"Your code for {ex.region} is saved in {keep_a_copy(ex.region, body)}")
         source = replace_region(source, region, number, ex.starter)
         if ex.registration:
             if number == 2:  # it starts from a finished exercise 1, registered
                 source = with_registration(source, solved, ex.registration)
             else:
-                source = without_line(source, ex.registration)
-        write_lib(source)
+                source = without_registration(source, ex.registration)
+        write_lib(source, newline)
         print(f"Exercise {number}: {ex.title}. lib.rs is at the guide's starting point:")
     print(f"  write the code between the 'Exercise {number} begin/end' lines of lib.rs", end="")
     if number in (1, 3, 4):
@@ -283,22 +333,18 @@ def start(number: int) -> None:
 
 def solution(number: int) -> None:
     ex = exercise(number)
-    source = LIB.read_text(encoding="utf-8")
+    source, newline = read_lib()
     region = find_region(source, ex.region)
     solved = solved_source()
     if solved is None:
         print(
-            "No exercise was started in this checkout (.exercises/lib.rs, which `start` saves, "
-            "is missing), so lib.rs already holds the solutions: nothing to do.\n"
-            "To undo your own edits to lib.rs instead: git checkout lib.rs"
+            "This copy has neither git nor the .exercises/lib.rs that `start` saves, so there "
+            "is no solution to put back. A fresh clone of the repository has them."
         )
         return
     solved_region = find_region(solved, ex.region)
     body = source[region.body_start : region.body_end]
-    if (
-        body not in (e.starter for e in EXERCISES.values())
-        and body != solved[solved_region.body_start : solved_region.body_end]
-    ):
+    if not is_starter(body) and body != solved[solved_region.body_start : solved_region.body_end]:
         print(f"Your code for {ex.region} is saved in {keep_a_copy(ex.region, body)}")
     source = (
         source[: region.start]
@@ -307,8 +353,19 @@ def solution(number: int) -> None:
     )
     if ex.registration:
         source = with_registration(source, solved, ex.registration)
-    write_lib(source)
+    write_lib(source, newline)
     print(f"lib.rs has this repository's solution of exercise {number} ({ex.title}).")
+    # A copy the attendee wrote elsewhere would now clash with it.
+    region = find_region(source, ex.region)
+    outside = source[: region.start] + "\n" * source.count("\n", region.start, region.end)
+    outside += source[region.end :]
+    definition = re.compile(rf"^[ \t]*(?:pub\s+)?(?:fn|struct)\s+{ex.region}\b", re.M)
+    for match in definition.finditer(outside):
+        line = outside.count("\n", 0, match.start()) + 1
+        print(
+            f"But lib.rs also defines {ex.region} at line {line}, outside the Exercise "
+            f"markers: delete that copy, or the build fails with 'defined multiple times'."
+        )
     print(f"Build and check it with: python3 scripts/dev.py check {number}")
 
 
@@ -316,6 +373,9 @@ def solution(number: int) -> None:
 
 
 class Report:
+    """One line per expectation. Its text is printed before the call, so that a call that
+    never returns (an endless loop in lib.rs) still shows which one it was."""
+
     def __init__(self) -> None:
         self.failures = 0
 
@@ -323,28 +383,36 @@ class Report:
         print(f"{expectation}: {problem or 'ok'}", flush=True)
         self.failures += problem is not None
 
-    def expect(self, expectation: str, call: Callable[[], object], want: object) -> None:
+    def call(self, expectation: str, call: Callable[[], object]) -> tuple[object, str | None]:
+        """The call's result, or the description of what it raised."""
+        print(f"{expectation}: ", end="", flush=True)
         try:
-            got = call()
+            return call(), None
         except BaseException as err:  # a PanicException is a BaseException
             if isinstance(err, KeyboardInterrupt):
                 raise
-            self.line(expectation, "got " + describe(err))
+            return None, describe(err)
+
+    def result(self, problem: str | None) -> None:
+        print(problem or "ok", flush=True)
+        self.failures += problem is not None
+
+    def expect(self, expectation: str, call: Callable[[], object], want: object) -> None:
+        got, error = self.call(expectation, call)
+        if error:
+            self.result("got " + error)
         else:
-            self.line(expectation, None if got == want else f"got {short(got)}")
+            self.result(None if got == want else f"got {short(got)}")
 
     def expect_raises(
         self, expectation: str, call: Callable[[], object], kind: type, message: str
     ) -> None:
-        try:
-            got = call()
-        except BaseException as err:
-            if isinstance(err, KeyboardInterrupt):
-                raise
-            ok = type(err) is kind and str(err) == message
-            self.line(expectation, None if ok else "got " + describe(err))
+        got, error = self.call(expectation, call)
+        if error is None:
+            self.result(f"returned {short(got)} instead")
         else:
-            self.line(expectation, f"returned {short(got)} instead")
+            wanted = f"{kind.__name__}({message!r})"
+            self.result(None if error == wanted else "got " + error)
 
 
 def short(value: object, limit: int = 120) -> str:
@@ -375,14 +443,22 @@ def check_factorial(report: Report, module, number: int) -> None:
     ex = EXERCISES[number]
     if not registered(report, module, "factorial", ex):
         return
-    out = subprocess.run(
-        [sys.executable, "-c", "import rust_demo; print(rust_demo.factorial(10))"],
-        capture_output=True,
-        text=True,
-    )
+    command = 'python -c "import rust_demo; print(rust_demo.factorial(10))" prints 3628800'
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", "import rust_demo; print(rust_demo.factorial(10))"],
+            capture_output=True,
+            text=True,
+            timeout=GUIDE_COMMAND_SECONDS,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed it
+        report.line(
+            command, f"still running after {GUIDE_COMMAND_SECONDS} s: a loop that never ends?"
+        )
+        return
     last = out.stderr.strip().splitlines()[-1:] if out.stderr.strip() else []
     report.line(
-        'python -c "import rust_demo; print(rust_demo.factorial(10))" prints 3628800',
+        command,
         None if out.stdout == "3628800\n" else f"printed {out.stdout!r} {' '.join(last)}".strip(),
     )
     for n, value in ((0, 1), (1, 1), (5, 120), (20, 2432902008176640000)):
@@ -411,8 +487,11 @@ def run_session(session: str, module: object) -> str | None:
 
     class Runner(doctest.DocTestRunner):
         def report_failure(self, out, test, example, got):  # type: ignore[no-untyped-def]
-            shown = got.strip().splitlines()[-1:] or [""]  # a traceback's last line says it
-            failed.append(f"{example.source.strip()} printed {shown[0]!r}")
+            shown = got.strip().splitlines() or [""]
+            if shown[0].startswith("Traceback"):  # its last line names the exception
+                failed.append(f"{example.source.strip()} raised {shown[-1]}")
+            else:
+                failed.append(f"{example.source.strip()} printed {shown[0]!r}")
 
         def report_unexpected_exception(self, out, test, example, exc_info):  # type: ignore[no-untyped-def]
             failed.append(f"{example.source.strip()} raised {describe(exc_info[1])}")
@@ -473,7 +552,8 @@ def check_sieve(report: Report, module) -> None:
     for n in (0, 1, 2, 3, 4, 10, 100, 1000, 7919, 100_000, 1_000_000):
         expected = py_sieve(n)
         report.expect(
-            f"sieve_of_eratosthenes({n:,}) == the Python sieve's {len(expected):,} primes",
+            f"sieve_of_eratosthenes({n:,}) == the Python sieve's {len(expected):,} "
+            + ("prime" if len(expected) == 1 else "primes"),
             partial(module.sieve_of_eratosthenes, n),
             expected,
         )
@@ -529,6 +609,9 @@ def verify(number: int) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "verify" or not sys.argv[2].isdigit():
+    if len(sys.argv) != 3 or sys.argv[1] != "verify" or not re.fullmatch("[0-9]+", sys.argv[2]):
         sys.exit("usage: python scripts/exercises.py verify N  (run by scripts/dev.py check N)")
-    sys.exit(verify(int(sys.argv[2])))
+    try:
+        sys.exit(verify(int(sys.argv[2])))
+    except KeyboardInterrupt:  # Ctrl-C reaches `check` too, which says so
+        sys.exit(130)

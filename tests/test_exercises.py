@@ -155,7 +155,8 @@ def shared_build_dirs() -> dict[str, str]:
     }
 
 
-def copy_of_repository(dest: Path) -> Path:
+def copy_of_repository(dest: Path, git: bool = True) -> Path:
+    """The repository's files as they are now; with `git`, committed, as in a fresh clone."""
     files = (
         subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -170,6 +171,13 @@ def copy_of_repository(dest: Path) -> Path:
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
+    if git:
+        for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
+            subprocess.run(
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", *command],
+                cwd=dest,
+                check=True,
+            )
     return dest
 
 
@@ -282,13 +290,177 @@ def test_check_shows_cargos_own_message_for_a_compile_error(tmp_path, shared_bui
     assert "The build failed" in result.stderr
 
 
-def test_solution_without_start_changes_nothing(tmp_path):
+@pytest.mark.parametrize("git", [True, False], ids=["clone", "copy without git"])
+def test_start_and_solution_in_any_order_end_where_they_began(tmp_path, git):
+    repo = copy_of_repository(tmp_path / "rust_demo", git=git)
+    lib = repo / "lib.rs"
+    solved = lib.read_text(encoding="utf-8")
+    env = dict(os.environ)
+    for number in (1, 2, 3, 4):  # solution before any start changes nothing
+        assert dev(repo, env, "solution", str(number)).returncode == 0
+        assert lib.read_text(encoding="utf-8") == solved
+    for command in ("start 3", "start 1", "solution 3", "start 2", "start 4", "start 1"):
+        result = dev(repo, env, *command.split())
+        assert result.returncode == 0, command + result.stdout + result.stderr
+    for number in (4, 1, 3):
+        assert dev(repo, env, "solution", str(number)).returncode == 0
+    assert lib.read_bytes() == solved.encode()
+
+
+def test_solution_comes_from_git_even_when_the_saved_copy_is_gone_or_stale(tmp_path):
     repo = copy_of_repository(tmp_path / "rust_demo")
-    solved = (repo / "lib.rs").read_text(encoding="utf-8")
-    for number in (1, 2, 3, 4):
-        result = dev(repo, dict(os.environ), "solution", str(number))
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert (repo / "lib.rs").read_text(encoding="utf-8") == solved
+    lib = repo / "lib.rs"
+    solved = lib.read_text(encoding="utf-8")
+    env = dict(os.environ)
+    # A hand edit before the first start, then the saved copy deleted after it.
+    lib.write_text(solved.replace("Ok((1..=n).product())", "Ok((1..n).product())"), "utf-8")
+    assert dev(repo, env, "start", "1").returncode == 0
+    shutil.rmtree(repo / ".exercises", ignore_errors=True)
+    assert dev(repo, env, "start", "3").returncode == 0
+    for number in (1, 3):
+        assert dev(repo, env, "solution", str(number)).returncode == 0
+    assert lib.read_text(encoding="utf-8") == solved
+
+
+def test_registration_lines_however_written_end_up_once(tmp_path):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    lib = repo / "lib.rs"
+    solved = lib.read_text(encoding="utf-8")
+    env = dict(os.environ)
+    assert dev(repo, env, "start", "1").returncode == 0
+    head = "fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {\n"
+    variants = (
+        "    m.add_function(wrap_pyfunction!(factorial, m)?)?; // exercise 1\n"
+        "    m.add_function(pyo3::wrap_pyfunction!(factorial, m)?)?;\n"
+        "    m.add_function(\n        wrap_pyfunction!(factorial, m)?,\n    )?;\n"
+    )
+    source = lib.read_text(encoding="utf-8").replace(head, head + variants, 1)
+    # A marker line with trailing blanks is still a marker line.
+    source = source.replace("Exercise 1 end: factorial -----", "Exercise 1 end: factorial -----  ")
+    lib.write_text(source, encoding="utf-8")
+    result = dev(repo, env, "solution", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lib.read_text(encoding="utf-8") == solved
+
+
+def test_crlf_line_ends_are_kept(tmp_path):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    lib = repo / "lib.rs"
+    crlf = lib.read_bytes().replace(b"\n", b"\r\n")
+    lib.write_bytes(crlf)
+    env = dict(os.environ)
+    assert dev(repo, env, "start", "4").returncode == 0
+    assert b"\r\n" in lib.read_bytes() and b"\n" not in lib.read_bytes().replace(b"\r\n", b"")
+    assert dev(repo, env, "solution", "4").returncode == 0
+    assert lib.read_bytes() == crlf
+
+
+def test_solution_warns_about_a_copy_outside_the_markers(tmp_path):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    lib = repo / "lib.rs"
+    env = dict(os.environ)
+    assert dev(repo, env, "start", "4").returncode == 0
+    source = lib.read_text(encoding="utf-8")
+    lib.write_text(source.replace("#[pymodule]\n", EXERCISE_4 + "\n#[pymodule]\n", 1), "utf-8")
+    result = dev(repo, env, "solution", "4")
+    assert result.returncode == 0
+    assert re.search(r"also defines sieve_of_eratosthenes at line \d+", result.stdout)
+
+
+ENDLESS_FACTORIAL = """\
+#[pyfunction]
+fn factorial(n: u64) -> u64 {
+    let mut r = 1u64;
+    let i = 1u64;
+    while i <= n {
+        r = r.wrapping_mul(i);
+    }
+    r
+}
+"""
+
+
+def leftover_guide_commands() -> list[str]:
+    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if "print(rust_demo.factorial(10))" in line]
+
+
+# Right for every n but 0, where it counts down through all of u64: a loop that never ends.
+ENDLESS_AT_ZERO = """\
+#[pyfunction]
+fn factorial(n: u64) -> u64 {
+    let mut r = 1u64;
+    let mut i = n;
+    while i != 1 {
+        r = r.wrapping_mul(i);
+        i = i.wrapping_sub(1);
+    }
+    r
+}
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="ps is POSIX")
+@pytest.mark.parametrize(
+    "code, last_line, error",
+    [
+        (
+            ENDLESS_FACTORIAL,
+            "prints 3628800: still running after 6 s: a loop that never ends?",
+            "",
+        ),
+        (ENDLESS_AT_ZERO, "factorial(0) == 1:", "... no answer after 24 s: the call on the last"),
+    ],
+    ids=["in the guide's command", "in a check"],
+)
+def test_check_stops_an_endless_loop_and_says_where(
+    tmp_path, shared_build_dirs, code, last_line, error
+):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs, RUST_DEMO_CHECK_SECONDS="24")
+    env.pop("VIRTUAL_ENV", None)
+    assert dev(repo, env, "start", "1").returncode == 0
+    paste(repo / "lib.rs", 1, code, REGISTER_FACTORIAL)
+    result = dev(repo, env, "check", "1")
+    assert result.returncode != 0
+    lines = result.stdout.strip().splitlines()
+    assert last_line in lines[-1] or last_line in lines[-3], result.stdout
+    assert error in result.stderr
+    assert not leftover_guide_commands()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="process groups and SIGINT are POSIX")
+def test_ctrl_c_during_check_stops_everything_it_started(tmp_path, shared_build_dirs):
+    import signal
+    import time
+
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    assert dev(repo, env, "start", "1").returncode == 0
+    paste(repo / "lib.rs", 1, ENDLESS_FACTORIAL, REGISTER_FACTORIAL)
+    err_file = tmp_path / "stderr.txt"
+    with open(err_file, "w", encoding="utf-8") as errors:
+        checking = subprocess.Popen(  # files, not pipes: nobody reads them while it runs
+            [sys.executable, "scripts/dev.py", "check", "1"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
+    deadline = time.monotonic() + 120
+    while not leftover_guide_commands() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the build, then the guide's command, stuck in its loop
+    if not leftover_guide_commands():
+        os.killpg(checking.pid, signal.SIGKILL)
+        pytest.fail("the guide's command never started")
+    os.killpg(checking.pid, signal.SIGINT)  # Ctrl-C
+    assert checking.wait(timeout=30) != 0
+    err = err_file.read_text(encoding="utf-8")
+    assert "Interrupted." in err and "Traceback" not in err
+    time.sleep(0.5)
+    assert not leftover_guide_commands()
 
 
 def test_check_explains_a_module_name_that_does_not_match(tmp_path, shared_build_dirs):
