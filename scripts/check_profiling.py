@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+EXE = ".exe" if os.name == "nt" else ""  # console scripts next to python: Scripts\maturin.exe
 TARGET = ROOT / "target"  # the same target directory as check_wheel.py
 
 # The process py-spy looks at. On Linux with Yama's ptrace_scope = 1 (Ubuntu, GitHub's
@@ -75,7 +76,7 @@ def main() -> None:
         print("\n--> maturin build --profile profiling, installed into a temporary venv")
         env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET))
         run(
-            BIN / "maturin",
+            BIN / f"maturin{EXE}",
             "build",
             "--profile",
             "profiling",
@@ -109,7 +110,7 @@ def main() -> None:
             for _attempt in range(5):
                 time.sleep(0.5)  # well inside the sieve by now
                 result = run(
-                    BIN / "py-spy", "dump", "--native", "--pid", proc.pid, capture_output=True
+                    BIN / f"py-spy{EXE}", "dump", "--native", "--pid", proc.pid, capture_output=True
                 )
                 if result.returncode != 0:
                     if re.search(r"[Pp]ermission denied|[Oo]peration not permitted", result.stderr):

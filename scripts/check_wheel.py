@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+EXE = ".exe" if os.name == "nt" else ""  # console scripts next to python: Scripts\maturin.exe
 TARGET = ROOT / "target"  # one cargo target directory for every build below
 LINUX = sys.platform.startswith("linux")
 # The oldest glibc the shipped wheel supports: manylinux2014 (CentOS 7) = glibc 2.17.
@@ -95,7 +96,7 @@ def build_wheel(out: Path) -> Path:
     else:
         step(f"maturin build --release (manylinux applies to Linux only; this is {sys.platform})")
         args = []
-    run(BIN / "maturin", "build", "--release", *args, "--out", out, cwd=ROOT, env=zig_env())
+    run(BIN / f"maturin{EXE}", "build", "--release", *args, "--out", out, cwd=ROOT, env=zig_env())
     wheels = list(out.glob("*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -155,7 +156,7 @@ def check_manylinux(wheel: Path, work: Path) -> None:
     assert platforms == {f"manylinux_2_17_{arch}", f"manylinux2014_{arch}"}, (
         f"{wheel.name} is not tagged manylinux_2_17 / manylinux2014 only"
     )
-    shown = run(BIN / "auditwheel", "show", wheel, capture=True)
+    shown = run(BIN / f"auditwheel{EXE}", "show", wheel, capture=True)
     print(shown.strip())
     verdict = re.search(r'consistent with the following platform tag:\s*"(\w+)"', shown)
     assert verdict and verdict.group(1).startswith("manylinux_2_17_"), (
@@ -184,7 +185,7 @@ def build_free_threaded(work: Path) -> None:
     # No interpreter needed: maturin knows 3.14t's sysconfig for Linux targets. The dev
     # profile is enough to compile-check and builds faster than release's LTO.
     run(
-        BIN / "maturin",
+        BIN / f"maturin{EXE}",
         "build",
         "-i",
         "python3.14t",
@@ -204,7 +205,7 @@ def check_wheel(wheel: Path) -> None:
     assert re.fullmatch(rf"rust_demo-{re.escape(VERSION)}-cp39-abi3-[\w.]+\.whl", wheel.name), (
         f"{wheel.name} is not tagged cp39-abi3"
     )
-    run(BIN / "abi3audit", "--strict", "--verbose", wheel)
+    run(BIN / f"abi3audit{EXE}", "--strict", "--verbose", wheel)
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         extension = [n for n in names if re.fullmatch(r"rust_demo/rust_demo\.(abi3\.so|pyd)", n)]
@@ -235,6 +236,9 @@ def find_pythons() -> dict[str, Path]:
     pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     candidates += glob.glob(os.path.join(pyenv_root, "versions", "*", "bin", "python3"))
     candidates += [sys.executable, shutil.which("python3")]
+    if os.name == "nt" and shutil.which("py"):  # the Windows launcher knows every install
+        listing = subprocess.run(["py", "-0p"], capture_output=True, text=True).stdout
+        candidates += re.findall(r"([A-Za-z]:\\.*?python\.exe)\s*$", listing, re.M)
     found: dict[str, Path] = {}
     for candidate in filter(None, candidates):
         try:
@@ -300,7 +304,7 @@ def test_wheel_everywhere(wheel: Path, work: Path) -> list[str]:
 
 def check_sdist(work: Path) -> None:
     step("maturin sdist, then pip install of the .tar.gz")
-    run(BIN / "maturin", "sdist", "--out", work / "sdist", cwd=ROOT)
+    run(BIN / f"maturin{EXE}", "sdist", "--out", work / "sdist", cwd=ROOT)
     (sdist,) = (work / "sdist").glob("*.tar.gz")
     venv = work / "venv-sdist"
     run(sys.executable, "-m", "venv", venv)
@@ -381,7 +385,7 @@ def check_dev_flows(work: Path) -> dict[str, float]:
     # `pip install --group` (pip >= 25.1): the README's flow upgrades pip first, as here.
     run(venv_python(repo / ".venv"), "-m", "pip", "install", "--quiet", "--upgrade", "pip>=25.1")
     dev_env = dict(env, VIRTUAL_ENV=str(repo / ".venv"))
-    maturin = [BIN / "maturin", "develop"]
+    maturin = [BIN / f"maturin{EXE}", "develop"]
     run(*maturin, cwd=repo, env=dev_env)
     timings["maturin develop"] = edit_and_rerun(
         repo, maturin, [venv_python(repo / ".venv")], dev_env

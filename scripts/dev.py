@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+EXE = ".exe" if os.name == "nt" else ""  # console scripts in .venv: Scripts\ruff.exe
 # cargo test and clippy get their own target directory: sharing maturin's would recompile
 # pyo3 every time we switch, because maturin builds it with different settings.
 RUST_TESTS_TARGET = ROOT / "target" / "rust-tests"
@@ -68,7 +69,7 @@ def ensure_venv(groups: list[str]) -> None:
 
 def build_release() -> None:
     step("Build the extension (release) into .venv")
-    run(BIN / "maturin", "develop", "--release", env=venv_env())
+    run(BIN / f"maturin{EXE}", "develop", "--release", env=venv_env())
 
 
 def demo(args: list[str]) -> None:
@@ -118,9 +119,9 @@ def test() -> None:
         "warnings",
         env=env,
     )
-    run(BIN / "ruff", "check", ".", env=env)
+    run(BIN / f"ruff{EXE}", "check", ".", env=env)
     # The Python side type-checks against rust_demo.pyi itself (found next to demo.py).
-    run(BIN / "mypy", "demo.py", "bench", "scripts", "tests", env=env)
+    run(BIN / f"mypy{EXE}", "demo.py", "bench", "scripts", "tests", env=env)
     step("Rust unit tests (no Python module needed)")
     run("cargo", "test", "--target-dir", RUST_TESTS_TARGET, env=env)
     build_release()
