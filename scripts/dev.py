@@ -122,6 +122,17 @@ def test() -> None:
     run(BIN / f"ruff{EXE}", "check", ".", env=env)
     # The Python side type-checks against rust_demo.pyi itself (found next to demo.py).
     run(BIN / f"mypy{EXE}", "demo.py", "bench", "scripts", "tests", env=env)
+    step("GitHub workflows, offline: JSON schema and zizmor (strictest persona, no findings)")
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert workflows, "no workflow files in .github/workflows/"
+    run(
+        BIN / f"check-jsonschema{EXE}",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *workflows,
+        env=env,
+    )
+    run(BIN / f"zizmor{EXE}", "--offline", "--persona=pedantic", *workflows, env=env)
     step("Rust unit tests (no Python module needed)")
     run("cargo", "test", "--target-dir", RUST_TESTS_TARGET, env=env)
     build_release()
@@ -131,6 +142,8 @@ def test() -> None:
     run(PYTHON, "-m", "pytest", "-q", "tests", env=env)
     step("Install flows: one abi3 wheel on every CPython, sdist, uv and maturin develop")
     run(PYTHON, "scripts/check_wheel.py", env=env)
+    step("Profiling build: py-spy names the Rust functions of lib.rs (Linux)")
+    run(PYTHON, "scripts/check_profiling.py", env=env)
     print(f"\nAll checks passed in {time.perf_counter() - started:.0f} s.")
 
 
