@@ -240,27 +240,28 @@ def find_pythons() -> dict[str, Path]:
         listing = subprocess.run(["py", "-0p"], capture_output=True, text=True).stdout
         candidates += re.findall(r"([A-Za-z]:\\.*?python\.exe)\s*$", listing, re.M)
     found: dict[str, Path] = {}
+    probe = (
+        "import importlib.util, sys, sysconfig, platform;"
+        " print(platform.python_implementation(), *sys.version_info[:2],"
+        " int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))),"
+        " int(importlib.util.find_spec('ensurepip') is not None))"
+    )
     for candidate in filter(None, candidates):
         try:
             out = subprocess.run(
-                [
-                    candidate,
-                    "-c",
-                    "import sys, platform; print(platform.python_implementation(),"
-                    " *sys.version_info[:2], int(hasattr(sys, '_is_gil_enabled')"
-                    " and not sys._is_gil_enabled()))",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=True,
+                [candidate, "-c", probe], capture_output=True, text=True, timeout=30, check=True
             ).stdout.split()
         except (OSError, subprocess.SubprocessError):
             continue
-        impl, major, minor, free_threaded = out[0], int(out[1]), int(out[2]), out[3] == "1"
+        impl, major, minor = out[0], int(out[1]), int(out[2])
+        free_threaded, has_ensurepip = out[3] == "1", out[4] == "1"
         # An abi3 wheel does not cover free-threaded builds.
-        if impl == "CPython" and (major, minor) >= (3, 9) and not free_threaded:
-            found.setdefault(f"{major}.{minor}", Path(candidate))
+        if impl != "CPython" or (major, minor) < (3, 9) or free_threaded:
+            continue
+        if not has_ensurepip:  # Debian and Ubuntu split venv support off (python3.X-venv)
+            print(f"skipped {candidate}: cannot create a venv (no ensurepip module)")
+            continue
+        found.setdefault(f"{major}.{minor}", Path(candidate))
     return dict(sorted(found.items(), key=lambda kv: tuple(map(int, kv[0].split(".")))))
 
 
