@@ -4,17 +4,14 @@
 //! Layout: each section below holds plain Rust functions (tested by `cargo test`, no Python
 //! needed) and, beneath them, thin `#[pyfunction]` / `#[pyclass]` wrappers that convert
 //! arguments, release the GIL for long work and turn Rust errors into Python exceptions.
-//! The `#[pymodule]` at the bottom lists everything Python sees.
+//! The `#[pymodule]` function at the bottom registers everything Python sees, one line each.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{
-    PyIndexError, PyMemoryError, PyOverflowError, PyRuntimeError, PySystemError, PyTypeError,
-    PyValueError,
-};
+use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
@@ -345,6 +342,7 @@ fn safe_parse_int(s: String) -> PyResult<i64> {
         .map_err(|e| PyValueError::new_err(format!("Cannot parse '{s}': {e}")))
 }
 
+// ----- Exercise 2 begin: factorial -----
 /// The largest n whose factorial fits in a u64: 20! = 2432902008176640000.
 const FACTORIAL_MAX_N: u64 = 20;
 
@@ -357,6 +355,7 @@ fn factorial(n: u64) -> PyResult<u64> {
     }
     Ok((1..=n).product())
 }
+// ----- Exercise 2 end: factorial -----
 
 // ───────────────────────────── 4. Classes ─────────────────────────────
 //
@@ -621,6 +620,9 @@ impl MovingAverage {
     }
 }
 
+// ----- Exercise 3 begin: Counter -----
+use std::sync::atomic::AtomicI64;
+
 /// A counter that can go up and down (the guide's exercise 3).
 #[pyclass(module = "rust_demo", frozen)]
 struct Counter {
@@ -684,6 +686,7 @@ impl Counter {
         self.count.store(value, Ordering::Relaxed);
     }
 }
+// ----- Exercise 3 end: Counter -----
 
 /// A fixed-capacity FIFO: the plain-Rust core of RingBuffer.
 #[derive(Debug)]
@@ -738,6 +741,11 @@ impl<T> Ring<T> {
         self.version = self.version.wrapping_add(1);
         std::mem::take(&mut self.items)
     }
+
+    /// `push` each item in turn, moving the items it evicts into `evicted`.
+    fn push_all(&mut self, items: impl IntoIterator<Item = T>, evicted: &mut Vec<T>) {
+        evicted.extend(items.into_iter().filter_map(|item| self.push(item)));
+    }
 }
 
 /// A fixed-capacity FIFO buffer of any Python objects, like `deque(maxlen=capacity)`.
@@ -750,6 +758,47 @@ struct RingBuffer {
 }
 
 impl RingBuffer {
+    /// Items per locked batch in `extend`: bounds the evicted items held back until the
+    /// lock is released.
+    const BATCH: usize = 4096;
+
+    /// Push the items of an exact list or tuple, whose `len` and `get` run no Python code,
+    /// a batch at a time under one lock.
+    fn push_indexed<'py>(
+        &self,
+        len: impl Fn() -> usize,
+        get: impl Fn(usize) -> PyResult<Bound<'py, PyAny>>,
+    ) {
+        let mut start = 0;
+        loop {
+            // The length is read again for each batch: the evicted items' `__del__`, run
+            // between batches, may have resized the list, as it could between the steps of
+            // a Python loop over it.
+            let end = len().min(start + Self::BATCH); // start <= len, far below usize::MAX
+            if start >= end {
+                return;
+            }
+            let mut evicted = Vec::with_capacity(end - start);
+            let mut ring = lock(&self.ring);
+            for index in start..end {
+                // Within a batch no Python code runs, so the length holds; on a free-threaded
+                // build another thread may shrink the list, and then the batch ends here.
+                let Ok(item) = get(index) else { break };
+                evicted.extend(ring.push(item.unbind()));
+            }
+            drop(ring);
+            drop(evicted); // after the lock is released, as in push()
+            start = end;
+        }
+    }
+
+    /// Push every item under one lock, then release the ones evicted.
+    fn push_batch(&self, batch: Vec<Py<PyAny>>) {
+        let mut evicted = Vec::with_capacity(batch.len());
+        lock(&self.ring).push_all(batch, &mut evicted);
+        drop(evicted); // after the lock is released, as in push()
+    }
+
     /// New references to the items, oldest first, taken under the lock so that the caller
     /// can run Python code (repr, ==) on them after releasing it.
     fn snapshot(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
@@ -784,6 +833,31 @@ impl RingBuffer {
         // The lock is released at the end of the statement above, so dropping the evicted
         // item (whose __del__ may run any Python code, even code using this buffer) is safe.
         drop(evicted);
+    }
+
+    /// Append every item of an iterable, in order, like `deque.extend`: once the buffer is
+    /// full, each new item drops the oldest. One call for many items saves the cost of a
+    /// Python call per item (the guide's "overhead consideration").
+    ///
+    /// A list or tuple is read in batches of 4096 items, each pushed under one lock; the
+    /// items a batch evicts are released after it, so their `__del__` runs between batches.
+    #[pyo3(signature = (items, /))]
+    fn extend(slf: &Bound<'_, Self>, items: &Bound<'_, PyAny>) -> PyResult<()> {
+        let this = slf.get();
+        if items.is(slf) {
+            // rb.extend(rb): like deque, extend with what the buffer held when called.
+            this.push_batch(this.snapshot(slf.py()));
+        } else if let Ok(list) = items.cast_exact::<PyList>() {
+            this.push_indexed(|| list.len(), |index| list.get_item(index));
+        } else if let Ok(tuple) = items.cast_exact::<PyTuple>() {
+            this.push_indexed(|| tuple.len(), |index| tuple.get_item(index));
+        } else {
+            // Any other iterable: its __next__ is Python code, so no lock is held across it.
+            for item in items.try_iter()? {
+                this.push(item?.unbind());
+            }
+        }
+        Ok(())
     }
 
     /// Remove and return the oldest item; IndexError when empty.
@@ -989,16 +1063,10 @@ fn pack_flags(flags: &[u8]) -> u64 {
 /// to the OS for it; reading the primes back out with `trailing_zeros` is as fast as
 /// reading a `Vec`.
 struct PrimeBits {
-    n: u64,
     words: Vec<u64>,
 }
 
 impl PrimeBits {
-    /// How many words the primes up to n need: an upper bound, to reserve them up front.
-    fn words_needed(n: u64) -> u64 {
-        (n / 2 + 1).div_ceil(64)
-    }
-
     /// Sieve up to n, appending to `words` (empty, reserved or not). `keep_going` is called
     /// between segments, and its error stops the sieve.
     fn sieve<E>(
@@ -1011,13 +1079,7 @@ impl PrimeBits {
             debug_assert_eq!(low / 2, 64 * words.len() as u64);
             words.extend(flags.chunks(64).map(pack_flags));
         })?;
-        Ok(Self { n, words })
-    }
-
-    /// How many primes there are.
-    fn count(&self) -> usize {
-        let odd: u32 = self.words.iter().map(|word| word.count_ones()).sum::<u32>();
-        usize::from(self.n >= 2) + odd as usize
+        Ok(Self { words })
     }
 
     /// The odd primes, in order.
@@ -1030,14 +1092,6 @@ impl PrimeBits {
                 Some(2 * (64 * index as u64 + bit) + 1)
             })
         })
-    }
-
-    /// All the primes, in order.
-    fn primes(&self) -> impl Iterator<Item = u64> + '_ {
-        (self.n >= 2)
-            .then_some(2)
-            .into_iter()
-            .chain(self.odd_primes())
     }
 }
 
@@ -1133,6 +1187,36 @@ fn prime_count<E>(n: u64, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Resu
     Ok(count)
 }
 
+/// Call from long work that runs without the GIL: every 50 ms it briefly re-attaches to
+/// run Python's signal handlers, so Ctrl-C raises KeyboardInterrupt promptly.
+fn interruptible() -> impl FnMut() -> PyResult<()> {
+    let mut last_check = Instant::now();
+    move || {
+        if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
+            return Ok(());
+        }
+        last_check = Instant::now();
+        Python::attach(|py| py.check_signals())
+    }
+}
+
+/// Count the primes up to n (inclusive) with the same sieve, without building a list.
+///
+/// Memory stays small whatever n is; the GIL is released for the whole count, so several
+/// threads counting at once run in parallel. Ctrl-C stops it within a fraction of a second.
+#[pyfunction]
+#[pyo3(signature = (n, /))]
+fn count_primes(py: Python<'_>, n: u64) -> PyResult<u64> {
+    py.detach(|| prime_count(n, &mut interruptible()))
+}
+
+// ----- Exercise 4 begin: sieve_of_eratosthenes -----
+// The tuned sieve as a Python list. `python3 scripts/dev.py start 4` takes out everything
+// down to the end marker (count_primes above keeps the sieve itself) for you to write the
+// guide's simple version instead; `python3 scripts/dev.py solution 4` puts it back.
+
+use pyo3::exceptions::{PyMemoryError, PySystemError};
+
 /// An upper bound on the number of primes up to n (Rosser & Schoenfeld; Dusart for large n).
 fn prime_count_upper_bound(n: u64) -> u64 {
     if n < 17 {
@@ -1172,16 +1256,21 @@ fn physical_memory() -> Option<u64> {
 /// Bytes each prime of a sieve result costs: 8 for its slot in the list, 32 for the int.
 const BYTES_PER_LISTED_PRIME: u64 = 40;
 
-/// Call from long work that runs without the GIL: every 50 ms it briefly re-attaches to
-/// run Python's signal handlers, so Ctrl-C raises KeyboardInterrupt promptly.
-fn interruptible() -> impl FnMut() -> PyResult<()> {
-    let mut last_check = Instant::now();
-    move || {
-        if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
-            return Ok(());
-        }
-        last_check = Instant::now();
-        Python::attach(|py| py.check_signals())
+impl PrimeBits {
+    /// How many words the primes up to n need: an upper bound, to reserve them up front.
+    fn words_needed(n: u64) -> u64 {
+        (n / 2 + 1).div_ceil(64)
+    }
+
+    /// How many primes there are up to n, the limit these bits were sieved to.
+    fn count(&self, n: u64) -> usize {
+        let odd: u32 = self.words.iter().map(|word| word.count_ones()).sum::<u32>();
+        usize::from(n >= 2) + odd as usize
+    }
+
+    /// All the primes up to n, the limit these bits were sieved to, in order.
+    fn primes(&self, n: u64) -> impl Iterator<Item = u64> + '_ {
+        (n >= 2).then_some(2).into_iter().chain(self.odd_primes())
     }
 }
 
@@ -1262,18 +1351,9 @@ fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> 
             PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
         })?;
     let primes = py.detach(|| PrimeBits::sieve(n, bits, &mut interruptible()))?;
-    int_list(py, primes.count(), primes.primes())
+    int_list(py, primes.count(n), primes.primes(n))
 }
-
-/// Count the primes up to n (inclusive) with the same sieve, without building a list.
-///
-/// Memory stays small whatever n is; the GIL is released for the whole count, so several
-/// threads counting at once run in parallel. Ctrl-C stops it within a fraction of a second.
-#[pyfunction]
-#[pyo3(signature = (n, /))]
-fn count_primes(py: Python<'_>, n: u64) -> PyResult<u64> {
-    py.detach(|| prime_count(n, &mut interruptible()))
-}
+// ----- Exercise 4 end: sieve_of_eratosthenes -----
 
 // ───────────────────────────── The module ─────────────────────────────
 
@@ -1283,18 +1363,25 @@ fn count_primes(py: Python<'_>, n: u64) -> PyResult<u64> {
 /// word_frequencies, safe_divide, safe_parse_int, factorial, sieve_of_eratosthenes,
 /// count_primes. Classes: MovingAverage, Counter, RingBuffer.
 #[pymodule]
-mod rust_demo {
-    #[pymodule_export]
-    use super::{
-        count_primes, count_unique_words, factorial, fibonacci, filter_positive, is_palindrome,
-        safe_divide, safe_parse_int, sieve_of_eratosthenes, sum_list, word_frequencies, Counter,
-        MovingAverage, RingBuffer,
-    };
-
-    /// The package version, from Cargo.toml.
-    #[allow(non_upper_case_globals)]
-    #[pymodule_export]
-    const __version__: &str = env!("CARGO_PKG_VERSION");
+fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // One line per function and class, exactly as the guide writes them. Each class is
+    // declared with `module = "rust_demo"`, which is what lets pickle find it again.
+    m.add_function(wrap_pyfunction!(fibonacci, m)?)?;
+    m.add_function(wrap_pyfunction!(count_unique_words, m)?)?;
+    m.add_function(wrap_pyfunction!(is_palindrome, m)?)?;
+    m.add_function(wrap_pyfunction!(sum_list, m)?)?;
+    m.add_function(wrap_pyfunction!(filter_positive, m)?)?;
+    m.add_function(wrap_pyfunction!(word_frequencies, m)?)?;
+    m.add_function(wrap_pyfunction!(safe_divide, m)?)?;
+    m.add_function(wrap_pyfunction!(safe_parse_int, m)?)?;
+    m.add_function(wrap_pyfunction!(factorial, m)?)?;
+    m.add_function(wrap_pyfunction!(sieve_of_eratosthenes, m)?)?;
+    m.add_function(wrap_pyfunction!(count_primes, m)?)?;
+    m.add_class::<MovingAverage>()?;
+    m.add_class::<Counter>()?;
+    m.add_class::<RingBuffer>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
 }
 
 // ───────────────────────────── Rust tests (no Python needed) ─────────────────────────────
@@ -1338,9 +1425,9 @@ mod tests {
         ];
         for &n in edges.iter().chain(&[3 * SEGMENT_ODDS as u64 + 7]) {
             let bits = PrimeBits::sieve(n, Vec::new(), &mut no_interrupt()).unwrap();
-            let primes: Vec<u64> = bits.primes().collect();
+            let primes: Vec<u64> = bits.primes(n).collect();
             assert_eq!(primes, naive_primes(n), "n = {n}");
-            assert_eq!(bits.count(), primes.len());
+            assert_eq!(bits.count(n), primes.len());
             assert!(bits.words.len() as u64 <= PrimeBits::words_needed(n));
             assert_eq!(
                 prime_count(n, &mut no_interrupt()).unwrap(),
@@ -1378,7 +1465,10 @@ mod tests {
     fn prime_count_bound_holds() {
         for n in (0..2000).chain([355_990, 355_991, 1_000_000, 10_000_000]) {
             let bits = PrimeBits::sieve(n, Vec::new(), &mut no_interrupt()).unwrap();
-            assert!(bits.count() as u64 <= prime_count_upper_bound(n), "n = {n}");
+            assert!(
+                bits.count(n) as u64 <= prime_count_upper_bound(n),
+                "n = {n}"
+            );
         }
     }
 
@@ -1478,5 +1568,14 @@ mod tests {
         assert_eq!(ring.pop(), Some(2));
         assert_eq!(ring.take_all(), [3, 4]);
         assert_eq!(ring.pop(), None);
+    }
+
+    #[test]
+    fn push_all_keeps_the_newest_and_hands_back_the_evicted() {
+        let mut ring = Ring::new(2);
+        let mut evicted = Vec::new();
+        ring.push_all([1, 2, 3, 4, 5], &mut evicted);
+        assert_eq!(evicted, [1, 2, 3]);
+        assert_eq!(ring.take_all(), [4, 5]);
     }
 }

@@ -79,7 +79,7 @@ def venv_python(venv: Path) -> Path:
 
 
 def zig_env() -> dict[str, str]:
-    """maturin's --zig runs `python3 -m ziglang` (the PyPI package in the dev group), looking
+    """maturin's --zig runs `python3 -m ziglang` (the PyPI package in the ci group), looking
     `python3` up on PATH: put this venv first and name its Python outright."""
     return dict(
         os.environ,
@@ -373,7 +373,7 @@ def check_dev_flows(work: Path) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYO3_PYTHON")}
     env["CARGO_TARGET_DIR"] = str(TARGET / "dev-flows")
     uv = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
-    assert uv, "uv is missing: it comes with the dev dependency group"
+    assert uv, "uv is missing: it comes with the ci dependency group"
     timings = {}
 
     step("uv sync + uv run in a copy of the repository: an edit to lib.rs is picked up")

@@ -4,9 +4,15 @@
     python3 scripts/dev.py test                     # venv, build, every check CI runs
     python3 scripts/dev.py bench [bench options]    # venv, release build, bench/run.py
 
-The virtual environment is .venv/ in the repository, made with the Python running this
-script; its dependencies come from pyproject.toml's [dependency-groups] and are reinstalled
-only when pyproject.toml changes.
+The workshop's exercises (scripts/exercises.py):
+
+    python3 scripts/dev.py start N      # lib.rs at the guide's starting point of exercise N
+    python3 scripts/dev.py check N      # build (release for 4), then check exercise N
+    python3 scripts/dev.py solution N   # put the repository's solution of exercise N back
+
+The virtual environment is .venv/ in the repository (or $RUST_DEMO_VENV), made with the
+Python running this script; its dependencies come from pyproject.toml's [dependency-groups]
+and are reinstalled only when pyproject.toml changes.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import exercises
+
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
+# The test suite points RUST_DEMO_VENV elsewhere when it runs the exercises in a copy.
+VENV = Path(os.environ.get("RUST_DEMO_VENV") or ROOT / ".venv")
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 EXE = ".exe" if os.name == "nt" else ""  # console scripts in .venv: Scripts\ruff.exe
@@ -52,11 +61,14 @@ def venv_env() -> dict[str, str]:
 
 def ensure_venv(groups: list[str]) -> None:
     """Create .venv and install the dependency groups, unless already up to date."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    wanted += " " + ",".join(groups)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = VENV / ".rust_demo-installed"
-    if stamp.exists() and stamp.read_text() == wanted and PYTHON.exists():
-        return
+    # The stamp lists the groups installed for this pyproject.toml: asking for fewer is free.
+    installed = stamp.read_text().split() if stamp.exists() and PYTHON.exists() else []
+    if installed[:1] == [digest]:
+        if set(groups) <= set(installed[1:]):
+            return
+        groups = sorted(set(groups) | set(installed[1:]))
     step(f"Python environment in .venv (groups: {', '.join(groups)})")
     if not PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
@@ -64,7 +76,7 @@ def ensure_venv(groups: list[str]) -> None:
     run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=25.1")
     group_args = [arg for group in groups for arg in ("--group", group)]
     run(PYTHON, "-m", "pip", "install", "--quiet", *group_args)
-    stamp.write_text(wanted)
+    stamp.write_text(" ".join([digest, *groups]))
 
 
 def build_release() -> None:
@@ -104,7 +116,7 @@ def stubtest(env: dict[str, str]) -> None:
 
 def test() -> None:
     started = time.perf_counter()
-    ensure_venv(["dev", "bench"])
+    ensure_venv(["dev", "ci", "bench"])
     env = venv_env()
     step("Lints: cargo fmt, cargo clippy, ruff, mypy")
     run("cargo", "fmt", "--check")
@@ -147,15 +159,46 @@ def test() -> None:
     print(f"\nAll checks passed in {time.perf_counter() - started:.0f} s.")
 
 
+def check(number: int) -> None:
+    """Build lib.rs as the attendee left it, then run exercise `number`'s expectations."""
+    exercise = exercises.exercise(number)
+    ensure_venv(["dev"])
+    profile = "release" if exercise.release else "dev"
+    step(f"Build the extension ({profile} profile) into {VENV.name}")
+    build = [str(BIN / "maturin"), "develop", *(["--release"] if exercise.release else [])]
+    print("$", " ".join(build), flush=True)
+    if subprocess.run(build, cwd=ROOT, env=venv_env()).returncode != 0:
+        sys.exit(
+            f"\nThe build failed: cargo's message above names the line of lib.rs. Fix it and run "
+            f"this again, or put the solution back with: python3 scripts/dev.py solution {number}"
+        )
+    step(f"Check exercise {number}")
+    verify = [str(PYTHON), str(ROOT / "scripts" / "exercises.py"), "verify", str(number)]
+    # A panic prints one line to stderr; a backtrace of the interpreter would bury the report.
+    env = dict(venv_env(), RUST_BACKTRACE="0")
+    sys.exit(subprocess.run(verify, cwd=ROOT, env=env).returncode)
+
+
+COMMANDS = {"demo", "test", "bench", "start", "check", "solution"}
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test", "bench"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         sys.exit(__doc__)
     command, args = sys.argv[1], sys.argv[2:]
+    if command in {"start", "check", "solution"} and (len(args) != 1 or not args[0].isdigit()):
+        sys.exit(f"usage: python3 scripts/dev.py {command} N   (N = 1, 2, 3 or 4)")
     try:
         if command == "demo":
             demo(args)
         elif command == "bench":
             bench(args)
+        elif command == "start":
+            exercises.start(int(args[0]))
+        elif command == "check":
+            check(int(args[0]))
+        elif command == "solution":
+            exercises.solution(int(args[0]))
         else:
             test()
     except subprocess.CalledProcessError as err:

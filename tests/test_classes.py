@@ -136,6 +136,19 @@ class RingBufferMachine(RuleBasedStateMachine):
         assert self.rb.push(item) is None
         self.model.append(item)
 
+    @rule(
+        items=st.lists(st.integers() | st.none(), max_size=8),
+        kind=st.sampled_from(["list", "tuple", "iterator", "itself"]),
+    )
+    def extend(self, items, kind):
+        if kind == "itself":
+            assert self.rb.extend(self.rb) is None
+            self.model.extend(self.model)
+        else:
+            make = {"list": list, "tuple": tuple, "iterator": iter}[kind]
+            assert self.rb.extend(make(items)) is None
+            self.model.extend(make(items))
+
     @rule()
     def pop(self):
         if self.model:
@@ -284,6 +297,91 @@ def test_ring_buffer_item_del_may_use_the_buffer():
     rb.push(Reentrant())
     rb.push("next")
     assert list(rb) == ["from __del__"]
+
+
+@pytest.mark.parametrize("capacity", [1, 4095, 4096, 4097, 10_000])
+@pytest.mark.parametrize("make", [list, tuple, iter, lambda items: (x for x in items)])
+def test_extend_matches_deque_across_batches(capacity, make):
+    items = [f"item {i}" for i in range(9_000)]
+    rb, model = rust_demo.RingBuffer(capacity), collections.deque(maxlen=capacity)
+    rb.push("before")
+    model.append("before")
+    rb.extend(make(items))
+    model.extend(make(items))
+    assert list(rb) == list(model)
+
+
+def test_extend_uses_a_subclass_iter_like_deque():
+    class Reversed(list):
+        def __iter__(self):
+            return iter(list(super().__iter__())[::-1])
+
+    rb, model = rust_demo.RingBuffer(5), collections.deque(maxlen=5)
+    rb.extend(Reversed([1, 2, 3]))
+    model.extend(Reversed([1, 2, 3]))
+    assert list(rb) == list(model) == [3, 2, 1]
+
+
+def test_extend_errors_are_deques():
+    rb, model = rust_demo.RingBuffer(3), collections.deque(maxlen=3)
+    for target in (rb, model):
+        with pytest.raises(TypeError, match="'int' object is not iterable"):
+            target.extend(5)  # type: ignore[arg-type]
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("stop")
+
+    for target in (rb, model):
+        with pytest.raises(ValueError, match="stop"):
+            target.extend(failing())
+    assert list(rb) == list(model) == [1, 2]
+
+
+def test_extend_sees_the_list_grow_while_it_runs():
+    # The buffer's only reference to an object with a __del__ is evicted in the first batch;
+    # its __del__ appends to the list being read, and the rest of the call sees the new item,
+    # as deque.extend does.
+    def run(target):
+        items: list[object] = list(range(5_000))
+
+        class AppendsOnDel:
+            def __del__(self):
+                items.append("appended by __del__")
+
+        add = target.append if isinstance(target, collections.deque) else target.push
+        add(AppendsOnDel())
+        target.extend(items)
+        return list(target)
+
+    expected = [4_999, "appended by __del__"]
+    assert run(rust_demo.RingBuffer(2)) == run(collections.deque(maxlen=2)) == expected
+
+
+def test_extend_evicted_item_del_may_use_the_buffer():
+    rb = rust_demo.RingBuffer(1)
+
+    class Reentrant:
+        def __del__(self):
+            rb.push("from __del__")  # runs after the batch, with the lock released
+
+    rb.extend([Reentrant(), "a", "b"])
+    assert list(rb) == ["from __del__"]
+
+
+def test_extend_leaks_no_reference():
+    import sys
+
+    item = object()
+    before = sys.getrefcount(item)
+    rb = rust_demo.RingBuffer(3)
+    rb.extend([item] * 10_000)
+    rb.extend((item,) * 10)
+    rb.extend(iter([item] * 10))
+    rb.extend(rb)
+    rb.clear()
+    assert sys.getrefcount(item) == before
 
 
 # --- all classes: module, pickle, copy, threads -----------------------------------------

@@ -17,6 +17,7 @@ TITLES = [
     "Counter Class",
     "Performance Experiment: Sieve of Eratosthenes",
     "True Parallelism",
+    "The Overhead Consideration",
 ]
 
 # Lines the workshop guide shows, character for character.

@@ -1,0 +1,534 @@
+"""The workshop guide's four exercises, done in this repository's own lib.rs.
+
+    python3 scripts/dev.py start N      # lib.rs at the guide's starting point of exercise N
+    python3 scripts/dev.py check N      # build, then say what works and what does not yet
+    python3 scripts/dev.py solution N   # put the repository's solution back
+
+There is one copy of each solution: lib.rs itself. Each exercise's code sits between two
+marker lines, `// ----- Exercise N begin: name -----` and `// ----- Exercise N end: name -----`;
+`start` swaps what is between them for the guide's starter code and takes the matching
+registration line out of the module function. Before its first change, `start` saves lib.rs as
+it was to .exercises/lib.rs, which `solution` reads the solutions back from. Code of yours that
+`start` or `solution` replaces is saved in .exercises/ first.
+
+This file needs nothing but the standard library. `verify` (what `check` runs after the build)
+imports rust_demo, so it runs in the Python that the module was built into.
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+import subprocess
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIB = ROOT / "lib.rs"
+SAVED = ROOT / ".exercises"
+MARKER = re.compile(r"^// -+ Exercise (\d+) (begin|end): (\w+) -+$", re.M)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: int
+    title: str
+    region: str  # the name on its marker lines
+    registration: str | None  # the guide's line for the module function
+    release: bool  # exercise 4 is a timing: build it optimised
+    starter: str  # what sits between the markers after `start`
+
+
+# The guide's code, with empty bodies made to compile: `todo!()` panics when it is reached,
+# and `check` reports that as "not implemented yet".
+EXERCISES = {
+    1: Exercise(
+        1,
+        "Add a Factorial Function",
+        "factorial",
+        "m.add_function(wrap_pyfunction!(factorial, m)?)?;",
+        False,
+        """\
+// Exercise 1 (workshop guide): implement factorial, add its registration line to the
+// module function at the bottom of this file, then run: python3 scripts/dev.py check 1
+#[pyfunction]
+fn factorial(n: u64) -> u64 {
+    // Your implementation here
+    // Hint: (1..=n).product() works, or use a loop
+    todo!("factorial({n})")
+}
+""",
+    ),
+    2: Exercise(
+        2,
+        "Add Error Handling",
+        "factorial",
+        "m.add_function(wrap_pyfunction!(factorial, m)?)?;",
+        False,
+        """\
+// Exercise 2 (workshop guide): make factorial return PyResult<u64> and raise ValueError for
+// inputs > 20, then run: python3 scripts/dev.py check 2
+#[pyfunction]
+fn factorial(n: u64) -> u64 {
+    (1..=n).product()
+}
+""",
+    ),
+    3: Exercise(
+        3,
+        "Create a Counter Class",
+        "Counter",
+        "m.add_class::<Counter>()?;",
+        False,
+        """\
+// Exercise 3 (workshop guide): fill in the Counter class, register it in the module
+// function at the bottom of this file, then run: python3 scripts/dev.py check 3
+#[pyclass]
+struct Counter {
+    count: i64,
+}
+
+#[pymethods]
+impl Counter {
+    #[new]
+    fn new() -> Self {
+        // Initialize to 0
+        todo!("Counter()")
+    }
+
+    fn increment(&mut self) {
+        // Add 1
+        todo!("Counter.increment()")
+    }
+
+    fn decrement(&mut self) {
+        // Subtract 1
+        todo!("Counter.decrement()")
+    }
+
+    fn value(&self) -> i64 {
+        // Return current count
+        todo!("Counter.value() of {}", self.count)
+    }
+
+    fn reset(&mut self) {
+        // Reset to 0
+        todo!("Counter.reset()")
+    }
+
+    fn __repr__(&self) -> String {
+        // Nice string representation
+        todo!("Counter.__repr__()")
+    }
+}
+""",
+    ),
+    4: Exercise(
+        4,
+        "Performance Experiment",
+        "sieve_of_eratosthenes",
+        "m.add_function(wrap_pyfunction!(sieve_of_eratosthenes, m)?)?;",
+        True,
+        """\
+// Exercise 4 (workshop guide): write the guide's sieve_of_eratosthenes here, register it in
+// the module function at the bottom of this file, then run: python3 scripts/dev.py check 4
+""",
+    ),
+}
+
+
+def exercise(number: int) -> Exercise:
+    if number not in EXERCISES:
+        raise SystemExit(f"There are exercises 1 to {len(EXERCISES)}, not {number}.")
+    return EXERCISES[number]
+
+
+# --- lib.rs surgery ------------------------------------------------------------------------
+
+
+@dataclass
+class Region:
+    number: int  # the N on its marker lines
+    start: int  # offset of the begin marker line
+    body_start: int  # offset just after it
+    body_end: int  # offset of the end marker line
+    end: int  # offset just after the end marker line
+
+
+def find_region(source: str, name: str) -> Region:
+    begin = end = None
+    for match in MARKER.finditer(source):
+        if match.group(3) == name:
+            if match.group(2) == "begin" and begin is None:
+                begin = match
+            elif match.group(2) == "end" and begin is not None:
+                end = match
+                break
+    if begin is None or end is None:
+        raise SystemExit(
+            f"lib.rs has lost the marker lines of {name!r} "
+            f"('// ----- Exercise N begin: {name} -----' and its 'end' line). "
+            "Put them back (see git diff lib.rs), or restore lib.rs with: git checkout lib.rs"
+        )
+    return Region(int(begin.group(1)), begin.start(), begin.end() + 1, end.start(), end.end() + 1)
+
+
+def squashed(line: str) -> str:
+    return "".join(line.split())
+
+
+def has_line(source: str, line: str) -> bool:
+    return any(squashed(other) == squashed(line) for other in source.splitlines())
+
+
+def without_line(source: str, line: str) -> str:
+    kept = [other for other in source.splitlines(True) if squashed(other) != squashed(line)]
+    return "".join(kept)
+
+
+def module_function(source: str) -> tuple[int, int]:
+    """Offsets of the `#[pymodule] fn` body: from after its `{` line to its `Ok(())` line."""
+    head = re.search(r"^fn rust_demo\(.*\{\n", source, re.M)
+    if head is None:
+        raise SystemExit("lib.rs: cannot find the module function `#[pymodule] fn rust_demo(m...`")
+    tail = re.compile(r"^    Ok\(\(\)\)\n", re.M).search(source, head.end())
+    if tail is None:
+        raise SystemExit("lib.rs: the module function has no `    Ok(())` line")
+    return head.end(), tail.start()
+
+
+def with_registration(source: str, solved: str, line: str) -> str:
+    """`source` with `line` in the module function exactly once, where `solved` has it."""
+    source = without_line(source, line)
+    solved_lines = [squashed(x) for x in solved.splitlines()]
+    start, end = module_function(source)
+    body = source[start:end].splitlines(True)
+    # After the nearest registration line that precedes it in the solved file.
+    if squashed(line) in solved_lines:
+        before = solved_lines[: solved_lines.index(squashed(line))]
+        for previous in reversed(before):
+            for index, current in enumerate(body):
+                if previous and squashed(current) == previous:
+                    body.insert(index + 1, "    " + line.strip() + "\n")
+                    return source[:start] + "".join(body) + source[end:]
+    return source[:start] + "".join(body) + "    " + line.strip() + "\n" + source[end:]
+
+
+def solved_source() -> str | None:
+    """lib.rs with every solution in place, as `start` saved it; None if it never ran here."""
+    saved = SAVED / "lib.rs"
+    return saved.read_text(encoding="utf-8") if saved.exists() else None
+
+
+def keep_a_copy(name: str, code: str) -> Path:
+    SAVED.mkdir(exist_ok=True)
+    path = SAVED / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.rs"
+    path.write_text(code, encoding="utf-8")
+    return path
+
+
+def replace_region(source: str, region: Region, number: int, body: str) -> str:
+    name = MARKER.match(source, region.start)
+    assert name, "find_region returned a region without markers"
+    return (
+        source[: region.start]
+        + f"// ----- Exercise {number} begin: {name.group(3)} -----\n"
+        + body
+        + f"// ----- Exercise {number} end: {name.group(3)} -----\n"
+        + source[region.end :]
+    )
+
+
+def write_lib(source: str) -> None:
+    with open(LIB, "w", encoding="utf-8", newline="") as out:
+        out.write(source)
+
+
+def start(number: int) -> None:
+    ex = exercise(number)
+    source = LIB.read_text(encoding="utf-8")
+    region = find_region(source, ex.region)
+    body = source[region.body_start : region.body_end]
+    solved = solved_source()
+    if solved is None:  # the first start in this checkout: lib.rs holds every solution
+        SAVED.mkdir(exist_ok=True)
+        (SAVED / "lib.rs").write_text(source, encoding="utf-8")
+        solved = source
+    solved_region = find_region(solved, ex.region)
+    solution = solved[solved_region.body_start : solved_region.body_end]
+    if region.number == number and body != solution:
+        print(f"Exercise {number} is already started: lib.rs is unchanged.")
+    else:
+        if body != solution and body not in (e.starter for e in EXERCISES.values()):
+            print(f"Your code for {ex.region} is saved in {keep_a_copy(ex.region, body)}")
+        source = replace_region(source, region, number, ex.starter)
+        if ex.registration:
+            if number == 2:  # it starts from a finished exercise 1, registered
+                source = with_registration(source, solved, ex.registration)
+            else:
+                source = without_line(source, ex.registration)
+        write_lib(source)
+        print(f"Exercise {number}: {ex.title}. lib.rs is at the guide's starting point:")
+    print(f"  write the code between the 'Exercise {number} begin/end' lines of lib.rs", end="")
+    if number in (1, 3, 4):
+        print(f",\n  add `{ex.registration}` to the module function", end="")
+    print(f",\n  then run: python3 scripts/dev.py check {number}")
+    print(f"  (python3 scripts/dev.py solution {number} puts this repository's solution back)")
+
+
+def solution(number: int) -> None:
+    ex = exercise(number)
+    source = LIB.read_text(encoding="utf-8")
+    region = find_region(source, ex.region)
+    solved = solved_source()
+    if solved is None:
+        print(
+            "No exercise was started in this checkout (.exercises/lib.rs, which `start` saves, "
+            "is missing), so lib.rs already holds the solutions: nothing to do.\n"
+            "To undo your own edits to lib.rs instead: git checkout lib.rs"
+        )
+        return
+    solved_region = find_region(solved, ex.region)
+    body = source[region.body_start : region.body_end]
+    if (
+        body not in (e.starter for e in EXERCISES.values())
+        and body != solved[solved_region.body_start : solved_region.body_end]
+    ):
+        print(f"Your code for {ex.region} is saved in {keep_a_copy(ex.region, body)}")
+    source = (
+        source[: region.start]
+        + solved[solved_region.start : solved_region.end]
+        + source[region.end :]
+    )
+    if ex.registration:
+        source = with_registration(source, solved, ex.registration)
+    write_lib(source)
+    print(f"lib.rs has this repository's solution of exercise {number} ({ex.title}).")
+    print(f"Build and check it with: python3 scripts/dev.py check {number}")
+
+
+# --- check: what the attendee's build does ----------------------------------------------
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def line(self, expectation: str, problem: str | None) -> None:
+        print(f"{expectation}: {problem or 'ok'}", flush=True)
+        self.failures += problem is not None
+
+    def expect(self, expectation: str, call: Callable[[], object], want: object) -> None:
+        try:
+            got = call()
+        except BaseException as err:  # a PanicException is a BaseException
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            self.line(expectation, "got " + describe(err))
+        else:
+            self.line(expectation, None if got == want else f"got {short(got)}")
+
+    def expect_raises(
+        self, expectation: str, call: Callable[[], object], kind: type, message: str
+    ) -> None:
+        try:
+            got = call()
+        except BaseException as err:
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            ok = type(err) is kind and str(err) == message
+            self.line(expectation, None if ok else "got " + describe(err))
+        else:
+            self.line(expectation, f"returned {short(got)} instead")
+
+
+def short(value: object, limit: int = 120) -> str:
+    """repr() of a result, cut short: a wrong sieve of 10**6 is a long list."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
+
+
+def describe(err: BaseException) -> str:
+    text = f"{type(err).__name__}({str(err)!r})"
+    if type(err).__name__ == "PanicException" and "not yet implemented" in str(err):
+        text += " -- a todo!() in lib.rs is not implemented yet"
+    return text
+
+
+def registered(report: Report, module: object, name: str, ex: Exercise) -> bool:
+    if hasattr(module, name):
+        return True
+    report.line(
+        f"rust_demo.{name} exists",
+        f"missing: write it between the Exercise {ex.number} markers in lib.rs and add "
+        f"`{ex.registration}` to the module function",
+    )
+    return False
+
+
+def check_factorial(report: Report, module, number: int) -> None:
+    ex = EXERCISES[number]
+    if not registered(report, module, "factorial", ex):
+        return
+    out = subprocess.run(
+        [sys.executable, "-c", "import rust_demo; print(rust_demo.factorial(10))"],
+        capture_output=True,
+        text=True,
+    )
+    last = out.stderr.strip().splitlines()[-1:] if out.stderr.strip() else []
+    report.line(
+        'python -c "import rust_demo; print(rust_demo.factorial(10))" prints 3628800',
+        None if out.stdout == "3628800\n" else f"printed {out.stdout!r} {' '.join(last)}".strip(),
+    )
+    for n, value in ((0, 1), (1, 1), (5, 120), (20, 2432902008176640000)):
+        report.expect(f"factorial({n}) == {value}", partial(module.factorial, n), value)
+    if number == 2:
+        for n in (21, 100):
+            report.expect_raises(
+                f"factorial({n}) raises ValueError('Input too large (max 20)')",
+                partial(module.factorial, n),
+                ValueError,
+                "Input too large (max 20)",
+            )
+        session = """
+>>> rust_demo.factorial(21)
+Traceback (most recent call last):
+  ...
+ValueError: Input too large (max 20)
+"""
+        report.line("the guide's Python session of exercise 2", run_session(session, module))
+
+
+def run_session(session: str, module: object) -> str | None:
+    """Run a `>>>` session from the guide; None if every line printed what it shows."""
+    test = doctest.DocTestParser().get_doctest(session, {"rust_demo": module}, "guide", None, 0)
+    failed: list[str] = []
+
+    class Runner(doctest.DocTestRunner):
+        def report_failure(self, out, test, example, got):  # type: ignore[no-untyped-def]
+            shown = got.strip().splitlines()[-1:] or [""]  # a traceback's last line says it
+            failed.append(f"{example.source.strip()} printed {shown[0]!r}")
+
+        def report_unexpected_exception(self, out, test, example, exc_info):  # type: ignore[no-untyped-def]
+            failed.append(f"{example.source.strip()} raised {describe(exc_info[1])}")
+
+    Runner(optionflags=doctest.ELLIPSIS).run(test, out=lambda _: None)
+    if len(failed) > 1:  # what comes after the first failure mostly fails because of it
+        return f"{failed[0]} (and {len(failed) - 1} later line(s) of the session fail)"
+    return failed[0] if failed else None
+
+
+def check_counter(report: Report, module) -> None:
+    if not registered(report, module, "Counter", EXERCISES[3]):
+        return
+    session = """
+>>> c = rust_demo.Counter()
+>>> c.increment()
+>>> c.increment()
+>>> c.value()
+2
+>>> c.decrement()
+>>> c.value()
+1
+>>> c.reset()
+>>> c.value()
+0
+>>> c
+Counter(value=0)
+"""
+    report.line("the guide's Python session of exercise 3", run_session(session, module))
+
+    def below_zero() -> tuple[int, str]:
+        c = module.Counter()
+        c.decrement()
+        return c.value(), repr(c)
+
+    report.expect(
+        "a new Counter decremented once: value() == -1, repr Counter(value=-1)",
+        below_zero,
+        (-1, "Counter(value=-1)"),
+    )
+
+    def two_counters() -> tuple[int, int]:
+        a, b = module.Counter(), module.Counter()
+        for _ in range(3):
+            a.increment()
+        b.increment()
+        return a.value(), b.value()
+
+    report.expect("two Counters count separately: (3, 1)", two_counters, (3, 1))
+
+
+def check_sieve(report: Report, module) -> None:
+    sys.path.insert(0, str(ROOT))
+    from demo import fmt_time, py_sieve  # the guide's Python sieve, as the demo runs it
+
+    if not registered(report, module, "sieve_of_eratosthenes", EXERCISES[4]):
+        return
+    for n in (0, 1, 2, 3, 4, 10, 100, 1000, 7919, 100_000, 1_000_000):
+        expected = py_sieve(n)
+        report.expect(
+            f"sieve_of_eratosthenes({n:,}) == the Python sieve's {len(expected):,} primes",
+            partial(module.sieve_of_eratosthenes, n),
+            expected,
+        )
+    if report.failures:
+        return
+    n = 1_000_000
+
+    def best(func: Callable[[], object], repeat: int = 5) -> float:
+        timer = timeit.Timer(func)
+        number, _ = timer.autorange()
+        return min(timer.repeat(repeat, number)) / number
+
+    rust = best(lambda: module.sieve_of_eratosthenes(n))
+    python = best(lambda: py_sieve(n))
+    print(f"\nN = {n:,}, release build, best of 5:")
+    print(f"  your Rust sieve_of_eratosthenes: {fmt_time(rust)}")
+    print(f"  the guide's Python sieve:        {fmt_time(python)}")
+    print(f"  Rust is {python / rust:.1f}x faster")
+    if hasattr(module, "count_primes"):
+        tuned = best(lambda: module.count_primes(n))
+        print(
+            f"  for comparison, this repository's tuned sieve (segmented, odd numbers only, "
+            f"GIL released) counts them in {fmt_time(tuned)} with count_primes({n:,});\n"
+            "  most of a list-returning sieve's time goes into creating the Python ints"
+        )
+
+
+def verify(number: int) -> int:
+    ex = exercise(number)
+    print(f"Exercise {number}: {ex.title}")
+    try:
+        import rust_demo
+    except ImportError as err:
+        print(f"import rust_demo: {err}")
+        if "PyInit_" in str(err):
+            print(
+                "  The #[pymodule] function's name must be the module's name, rust_demo, as in\n"
+                "  Cargo.toml's [lib] name and pyproject.toml's [project] name."
+            )
+        return 1
+    report = Report()
+    if ex.region == "factorial":
+        check_factorial(report, rust_demo, number)
+    elif ex.region == "Counter":
+        check_counter(report, rust_demo)
+    else:
+        check_sieve(report, rust_demo)
+    if report.failures:
+        print(f"\nExercise {number} is not done yet: {report.failures} expectation(s) above fail.")
+        return 1
+    print(f"\nExercise {number} is done.")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "verify" or not sys.argv[2].isdigit():
+        sys.exit("usage: python scripts/exercises.py verify N  (run by scripts/dev.py check N)")
+    sys.exit(verify(int(sys.argv[2])))

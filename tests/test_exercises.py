@@ -1,0 +1,304 @@
+"""The workshop path: each of the guide's four exercises, followed in a copy of the repository.
+
+For each exercise: `start N`, `check N` fails and says why, the guide's code goes in where the
+guide says (exercise 3's starter has empty bodies, so that one is ours), `check N` passes,
+`solution N`, `check N` passes again and lib.rs is back to what it was. demo.py keeps running
+while the exercise is started. One cold build; the copies share a cargo target directory and
+a virtual environment under target/, so later builds are incremental.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT.parent / "shared" / "workshop-guide.md"
+
+# Character for character from the guide ("Workshop Exercises").
+REGISTER_FACTORIAL = "m.add_function(wrap_pyfunction!(factorial, m)?)?;"
+REGISTER_COUNTER = "m.add_class::<Counter>()?;"
+EXERCISE_1_HINT = "(1..=n).product()"
+EXERCISE_2 = """\
+#[pyfunction]
+fn factorial(n: u64) -> PyResult<u64> {
+    if n > 20 {
+        return Err(PyValueError::new_err("Input too large (max 20)"));
+    }
+    Ok((1..=n).product())
+}
+"""
+EXERCISE_4 = """\
+#[pyfunction]
+fn sieve_of_eratosthenes(n: usize) -> Vec<usize> {
+    if n < 2 {
+        return vec![];
+    }
+    let mut is_prime = vec![true; n + 1];
+    is_prime[0] = false;
+    is_prime[1] = false;
+
+    let mut p = 2;
+    while p * p <= n {
+        if is_prime[p] {
+            for i in (p * p..=n).step_by(p) {
+                is_prime[i] = false;
+            }
+        }
+        p += 1;
+    }
+
+    (2..=n).filter(|&i| is_prime[i]).collect()
+}
+"""
+REGISTER_SIEVE = "m.add_function(wrap_pyfunction!(sieve_of_eratosthenes, m)?)?;"
+# Exercise 3's guide code is a starter with empty bodies: this is an attendee's answer.
+EXERCISE_3_ANSWER = """\
+#[pyclass]
+struct Counter {
+    count: i64,
+}
+
+#[pymethods]
+impl Counter {
+    #[new]
+    fn new() -> Self {
+        Counter { count: 0 }
+    }
+
+    fn increment(&mut self) {
+        self.count += 1;
+    }
+
+    fn decrement(&mut self) {
+        self.count -= 1;
+    }
+
+    fn value(&self) -> i64 {
+        self.count
+    }
+
+    fn reset(&mut self) {
+        self.count = 0;
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Counter(value={})", self.count)
+    }
+}
+"""
+
+
+def with_exercise_1_hint(starter: str) -> str:
+    """The exercise-1 starter with its body written as the guide's hint says."""
+    body = re.sub(r"\{\n.*\n\}", "{\n    " + EXERCISE_1_HINT + "\n}", starter, flags=re.S)
+    assert body != starter
+    return body
+
+
+# number: (what `check` says before, the code to paste (from the starter), registration line,
+#          what the demo says while the exercise is started, the demo section to run)
+CASES = {
+    1: (
+        "rust_demo.factorial exists: missing",
+        with_exercise_1_hint,
+        REGISTER_FACTORIAL,
+        "exercise 1",
+        "errors",
+    ),
+    2: (
+        "factorial(21) raises ValueError('Input too large (max 20)'): got PanicException(",
+        lambda starter: EXERCISE_2,
+        None,
+        "panicked",
+        "errors",
+    ),
+    3: (
+        "rust_demo.Counter exists: missing",
+        lambda starter: EXERCISE_3_ANSWER,
+        REGISTER_COUNTER,
+        "exercise 3",
+        "counter",
+    ),
+    4: (
+        "rust_demo.sieve_of_eratosthenes exists: missing",
+        lambda starter: EXERCISE_4,
+        REGISTER_SIEVE,
+        "exercise 4",
+        "performance",
+    ),
+}
+
+
+@pytest.mark.skipif(not GUIDE.exists(), reason="the workshop guide is not beside this clone")
+def test_the_snippets_here_are_the_guides_own():
+    guide = GUIDE.read_text(encoding="utf-8")
+    for snippet in (EXERCISE_1_HINT, EXERCISE_2, EXERCISE_4, REGISTER_FACTORIAL):
+        assert snippet in guide
+    assert f"`{REGISTER_COUNTER}`" in guide
+    # The guide registers exercise 4's function the way it showed for exercise 1.
+    assert REGISTER_SIEVE == REGISTER_FACTORIAL.replace("factorial", "sieve_of_eratosthenes")
+
+
+@pytest.fixture(scope="module")
+def shared_build_dirs() -> dict[str, str]:
+    target = ROOT / "target"
+    return {
+        "CARGO_TARGET_DIR": str(target / "exercises"),
+        "RUST_DEMO_VENV": str(target / "exercise-venv"),
+    }
+
+
+def copy_of_repository(dest: Path) -> Path:
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def dev(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "scripts/dev.py", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=900,
+    )
+
+
+def cargo_warnings(result: subprocess.CompletedProcess[str]) -> set[str]:
+    found = re.findall(r"^warning: (.*)$", result.stdout + result.stderr, re.M)
+    return {w for w in found if not w.startswith("`rust_demo` (lib) generated")}
+
+
+def region_body(source: str, number: int) -> str:
+    match = re.search(
+        rf"^// -+ Exercise {number} begin: \w+ -+\n(.*?)^// -+ Exercise {number} end",
+        source,
+        re.S | re.M,
+    )
+    assert match, f"no Exercise {number} markers in lib.rs"
+    return match.group(1)
+
+
+def paste(lib: Path, number: int, code: str, registration: str | None) -> None:
+    """Write `code` between the markers and the registration line at the top of the module."""
+    source = lib.read_text(encoding="utf-8")
+    source = source.replace(region_body(source, number), code, 1)
+    if registration:
+        head = "fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {\n"
+        assert head in source
+        source = source.replace(head, head + "    " + registration + "\n", 1)
+    lib.write_text(source, encoding="utf-8")
+
+
+@pytest.mark.parametrize("number", sorted(CASES))
+def test_exercise_cycle(number, tmp_path, shared_build_dirs):
+    failing, answer, registration, demo_says, section = CASES[number]
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    lib = repo / "lib.rs"
+    solved = lib.read_text(encoding="utf-8")
+
+    started = dev(repo, env, "start", str(number))
+    assert started.returncode == 0, started.stdout + started.stderr
+    source = lib.read_text(encoding="utf-8")
+    starter = region_body(source, number)
+    assert "todo!(" in starter or number in (2, 4)
+    if registration:
+        assert registration not in source
+    again = dev(repo, env, "start", str(number))
+    assert "already started" in again.stdout
+    assert lib.read_text(encoding="utf-8") == source, "a second start changed lib.rs"
+
+    before = dev(repo, env, "check", str(number))
+    assert before.returncode != 0, before.stdout + before.stderr
+    assert failing in before.stdout, before.stdout + before.stderr
+    assert f"Exercise {number} is not done yet" in before.stdout
+    # Taking the solution out leaves nothing unused behind: no warning but the starter's own.
+    assert cargo_warnings(before) <= {"function `factorial` is never used"}
+
+    # demo.py still runs, and says what the missing or unfinished piece is.
+    python = Path(env["RUST_DEMO_VENV"]) / ("Scripts" if os.name == "nt" else "bin") / "python"
+    demo = subprocess.run(
+        [str(python), "demo.py", "--quick", "--section", section],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert demo_says in demo.stdout, demo.stdout
+
+    paste(lib, number, answer(starter), registration)
+    done = dev(repo, env, "check", str(number))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Exercise {number} is done." in done.stdout
+    assert not cargo_warnings(done)
+    assert ": got" not in done.stdout and "missing" not in done.stdout
+    if number == 4:
+        assert re.search(r"Rust is \d+\.\dx faster", done.stdout), done.stdout
+        assert "count_primes(1,000,000)" in done.stdout
+
+    back = dev(repo, env, "solution", str(number))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "is saved in" in back.stdout  # the attendee's own code is kept
+    assert lib.read_text(encoding="utf-8") == solved
+    solved_check = dev(repo, env, "check", str(number))
+    assert solved_check.returncode == 0, solved_check.stdout + solved_check.stderr
+    assert f"Exercise {number} is done." in solved_check.stdout
+
+
+def test_check_shows_cargos_own_message_for_a_compile_error(tmp_path, shared_build_dirs):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    assert dev(repo, env, "start", "1").returncode == 0
+    paste(repo / "lib.rs", 1, "#[pyfunction]\nfn factorial(n: u64) -> u64 {\n    n *\n}\n", None)
+    result = dev(repo, env, "check", "1")
+    assert result.returncode != 0
+    assert "error: expected expression" in result.stdout + result.stderr
+    assert "The build failed" in result.stderr
+
+
+def test_solution_without_start_changes_nothing(tmp_path):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    solved = (repo / "lib.rs").read_text(encoding="utf-8")
+    for number in (1, 2, 3, 4):
+        result = dev(repo, dict(os.environ), "solution", str(number))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (repo / "lib.rs").read_text(encoding="utf-8") == solved
+
+
+def test_check_explains_a_module_name_that_does_not_match(tmp_path, shared_build_dirs):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    lib = repo / "lib.rs"
+    source = lib.read_text(encoding="utf-8")
+    lib.write_text(source.replace("\nfn rust_demo(m: ", "\nfn rustdemo(m: ", 1), encoding="utf-8")
+    result = dev(repo, env, "check", "1")
+    assert result.returncode != 0
+    assert "(PyInit_rust_demo)" in result.stdout
+    assert "The #[pymodule] function's name must be the module's name" in result.stdout
