@@ -201,6 +201,17 @@ def build_free_threaded(work: Path) -> None:
     (wheel,) = out.glob("*.whl")
     assert re.search(r"-cp314-cp314t-", wheel.name), f"{wheel.name} is not a cp314t wheel"
     print(f"ok: {wheel.name}")
+    # PyO3's build script sets `Py_GIL_DISABLED` for PyO3 alone: lib.rs sees it only if its
+    # own build script passes PyO3's cfgs on (build.rs: pyo3_build_config::use_pyo3_cfgs()).
+    # Without that, lib.rs's `#[cfg(Py_GIL_DISABLED)]` code would never compile anywhere.
+    if "Py_GIL_DISABLED" in (ROOT / "lib.rs").read_text():
+        assert (ROOT / "build.rs").exists(), "lib.rs has Py_GIL_DISABLED code but no build.rs"
+        outputs = glob.glob(str(TARGET / "*" / "debug" / "build" / "rust_demo-*" / "output"))
+        assert any("rustc-cfg=Py_GIL_DISABLED" in Path(o).read_text() for o in outputs), (
+            "lib.rs has Py_GIL_DISABLED code, but its build script did not set that cfg for "
+            "the 3.14t build (build.rs should call pyo3_build_config::use_pyo3_cfgs())"
+        )
+        print("ok: lib.rs was compiled with cfg(Py_GIL_DISABLED)")
 
 
 def check_wheel(wheel: Path) -> None:
