@@ -42,11 +42,6 @@ try:
 except ImportError:  # the bench group in pyproject.toml installs it
     np = None  # type: ignore[assignment]
 
-try:
-    import resource
-except ImportError:  # not on Windows
-    resource = None  # type: ignore[assignment]
-
 Row = dict[str, Any]  # one table row, as written to the JSON file
 
 
@@ -71,6 +66,8 @@ def best(funcs: Mapping[str, Callable[[], object]], repeat: int) -> dict[str, fl
 
 def steal_seconds() -> float | None:
     """CPU time the hypervisor gave to other guests so far (Linux /proc/stat), or None."""
+    if sys.platform != "linux":
+        return None
     try:
         with open("/proc/stat") as f:
             fields = f.readline().split()
@@ -81,8 +78,10 @@ def steal_seconds() -> float | None:
 
 def page_faults_per_call(func: Callable[[], object], calls: int = 20) -> float | None:
     """Minor page faults per call: how often the OS had to map fresh memory (Unix only)."""
-    if resource is None:
+    if sys.platform == "win32":
         return None
+    import resource
+
     func()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(calls):

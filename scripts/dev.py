@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("RUST_DEMO_VENV") or ROOT / ".venv")
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+EXE = ".exe" if os.name == "nt" else ""  # console scripts in .venv: Scripts\ruff.exe
 # cargo test and clippy get their own target directory: sharing maturin's would recompile
 # pyo3 every time we switch, because maturin builds it with different settings.
 RUST_TESTS_TARGET = ROOT / "target" / "rust-tests"
@@ -81,7 +82,7 @@ def ensure_venv(groups: list[str]) -> None:
 
 def build_release() -> None:
     step("Build the extension (release) into .venv")
-    run(BIN / "maturin", "develop", "--release", env=venv_env())
+    run(BIN / f"maturin{EXE}", "develop", "--release", env=venv_env())
 
 
 def demo(args: list[str]) -> None:
@@ -131,9 +132,20 @@ def test() -> None:
         "warnings",
         env=env,
     )
-    run(BIN / "ruff", "check", ".", env=env)
+    run(BIN / f"ruff{EXE}", "check", ".", env=env)
     # The Python side type-checks against rust_demo.pyi itself (found next to demo.py).
-    run(BIN / "mypy", "demo.py", "bench", "scripts", "tests", env=env)
+    run(BIN / f"mypy{EXE}", "demo.py", "bench", "scripts", "tests", env=env)
+    step("GitHub workflows, offline: JSON schema and zizmor (strictest persona, no findings)")
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert workflows, "no workflow files in .github/workflows/"
+    run(
+        BIN / f"check-jsonschema{EXE}",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *workflows,
+        env=env,
+    )
+    run(BIN / f"zizmor{EXE}", "--offline", "--persona=pedantic", *workflows, env=env)
     step("Rust unit tests (no Python module needed)")
     run("cargo", "test", "--target-dir", RUST_TESTS_TARGET, env=env)
     build_release()
@@ -143,6 +155,8 @@ def test() -> None:
     run(PYTHON, "-m", "pytest", "-q", "tests", env=env)
     step("Install flows: one abi3 wheel on every CPython, sdist, uv and maturin develop")
     run(PYTHON, "scripts/check_wheel.py", env=env)
+    step("Profiling build: py-spy names the Rust functions of lib.rs (Linux)")
+    run(PYTHON, "scripts/check_profiling.py", env=env)
     print(f"\nAll checks passed in {time.perf_counter() - started:.0f} s.")
 
 

@@ -1,16 +1,21 @@
 """The module's surface: version, docstrings, signatures, help()."""
 
 import inspect
+import os
 import pathlib
 import pydoc
 import re
 import sys
+import sysconfig
 
 import pytest
 
 import rust_demo
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# A free-threaded CPython (3.14t) cannot load an abi3 module: `maturin develop` there builds a
+# version-specific cp314t one instead.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 FUNCTIONS = [
     "fibonacci",
@@ -31,6 +36,13 @@ CLASSES = ["MovingAverage", "Counter", "RingBuffer"]
 def test_version_comes_from_cargo_toml():
     cargo = (ROOT / "Cargo.toml").read_text()
     assert rust_demo.__version__ == re.search(r'^version = "(.+)"', cargo, re.M).group(1)
+
+
+@pytest.mark.skipif(FREE_THREADED, reason="free-threaded CPython loads no abi3 module")
+def test_the_extension_is_the_abi3_build():
+    # rust_demo.abi3.so on Linux and macOS; Windows has no ABI tag in .pyd names.
+    name = pathlib.Path(rust_demo.rust_demo.__file__).name
+    assert name == ("rust_demo.pyd" if os.name == "nt" else "rust_demo.abi3.so")
 
 
 def test_public_names():
