@@ -740,7 +740,10 @@ impl Window {
         if self.values.is_empty() {
             0.0
         } else {
-            self.sum.total() / self.values.len() as f64
+            // `+ 0.0` turns -0.0 into 0.0: whether a zero sum comes out as -0.0 depends on
+            // the order of past additions, which a copy (rebuilt from the window) cannot
+            // know. Equal (==) to fmean's answer either way.
+            self.sum.total() / self.values.len() as f64 + 0.0
         }
     }
 
@@ -1751,7 +1754,8 @@ fn int_list(
 ) -> PyResult<Bound<'_, PyList>> {
     const CHECK_EVERY: usize = 1 << 20;
     let size = isize::try_from(len).map_err(|_| PyMemoryError::new_err("list too long"))?;
-    // SAFETY: we hold the GIL. PyList_New returns a new list of `len` NULL slots (or NULL on
+    // SAFETY: the thread is attached, and the list is new: no other thread can see it, with
+    // or without a GIL, until we return it. PyList_New returns `len` NULL slots (or NULL on
     // error), owned by `list` from then on, so it is freed on every early return below; a
     // list with NULL slots left is valid to free. PyList_SetItem steals the new int (and
     // frees it itself if it fails), and each index is < len. The list reaches Python only

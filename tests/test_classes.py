@@ -5,6 +5,7 @@ import copy
 import gc
 import pickle
 import statistics
+import sys
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -413,3 +414,73 @@ def test_iterating_while_another_thread_pushes():
     finally:
         stop.set()
         thread.join()
+
+
+# --- every reachable state survives copy and pickle -------------------------------------
+
+BIG = sys.float_info.max
+# Values that overflow a naive replay of the window, mixed with ordinary and tiny ones.
+edge_values = st.sampled_from(
+    [1e308, -1e308, BIG, -BIG, BIG / 2, 5.0, 0.1, -3.5, 5e-324, -5e-324, 1e300]
+) | st.floats(allow_nan=False, allow_infinity=False)
+CLONERS = [
+    copy.copy,
+    copy.deepcopy,
+    *[lambda o, p=p: pickle.loads(pickle.dumps(o, protocol=p)) for p in range(6)],
+]
+
+
+def outcome(call, *args):
+    try:
+        return call(*args)
+    except (OverflowError, ValueError) as err:
+        return type(err)
+
+
+@given(
+    st.integers(1, 5),
+    st.lists(edge_values, max_size=25),
+    st.sampled_from(CLONERS),
+    st.lists(edge_values, max_size=4),
+)
+def test_every_moving_average_state_round_trips(size, stream, clone, more):
+    ma = rust_demo.MovingAverage(size)
+    for value in stream:
+        outcome(ma.add, value)  # refused values leave the state as it was
+    twin = clone(ma)
+    assert (twin.count(), twin.average(), repr(twin)) == (ma.count(), ma.average(), repr(ma))
+    for value in more:
+        assert outcome(twin.add, value) == outcome(ma.add, value)
+
+
+class Nested:
+    """An object holding a RingBuffer: pickling and copying must follow it."""
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+    def __eq__(self, other):
+        return isinstance(other, Nested) and list(self.buffer) == list(other.buffer)
+
+
+@given(
+    st.integers(1, 4),
+    st.lists(st.integers() | st.text(max_size=3) | st.none() | st.just("nested"), max_size=8),
+    st.sampled_from(CLONERS),
+)
+def test_every_ring_buffer_state_round_trips(capacity, items, clone):
+    rb = rust_demo.RingBuffer(capacity)
+    for item in items:
+        if item == "nested":
+            inner = rust_demo.RingBuffer(2)
+            inner.push(rb)  # a cycle back to the outer buffer
+            rb.push(Nested(inner))
+        else:
+            rb.push(item)
+    twin = clone(rb)
+    assert twin.capacity == rb.capacity and len(twin) == len(rb)
+    for mine, theirs in zip(rb, twin):
+        if isinstance(mine, Nested):
+            assert theirs.buffer[0] is (rb if clone is copy.copy else twin)
+        else:
+            assert mine == theirs
