@@ -1149,9 +1149,11 @@ impl RingBuffer {
         let pushed = lock(&self.ring).push(item);
         // The lock is released at the end of the statement above, so dropping the evicted
         // item (whose __del__ may run any Python code, even code using this buffer) is safe.
+        // A plain drop is enough: if the item is a RingBuffer, its own Drop goes through
+        // drop_items, which keeps the stack flat however deep it nests.
         match pushed {
             Ok(evicted) => {
-                drop_items(evicted.into_iter().collect());
+                drop(evicted);
                 Ok(())
             }
             Err(_item) => Err(PyMemoryError::new_err("out of memory")),
@@ -1248,7 +1250,7 @@ impl RingBuffer {
         let read = items.try_iter().and_then(|mut iter| {
             iter.try_for_each(|item| match kept.push(item?.unbind()) {
                 Ok(evicted) => {
-                    drop_items(evicted.into_iter().collect());
+                    drop(evicted); // as in push()
                     Ok(())
                 }
                 Err(_item) => Err(PyMemoryError::new_err("out of memory")),
