@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, TryReserveError, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -1621,8 +1621,25 @@ fn prime_count<E>(n: u64, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Resu
     Ok(count)
 }
 
+/// The thread ident of Python's main thread once looked up (0 until then; idents are never
+/// 0): the lookup costs ~0.5 µs, more than `count_primes(10)` itself.
+static MAIN_THREAD_IDENT: AtomicU64 = AtomicU64::new(0);
+
+/// Run in a forked child: the thread that forked is the child's main thread, so look again.
+#[cfg(unix)]
+extern "C" fn forget_main_thread() {
+    MAIN_THREAD_IDENT.store(0, Ordering::Relaxed);
+}
+
 /// Whether this is Python's main thread, the only one whose signal handlers run (Ctrl-C).
 fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    // SAFETY: PyThread_get_thread_ident only reads the calling thread's identity.
+    #[allow(clippy::useless_conversion)] // its c_ulong is 64 bits here, 32 on Windows
+    let current = u64::from(unsafe { ffi::PyThread_get_thread_ident() });
+    let known = MAIN_THREAD_IDENT.load(Ordering::Relaxed);
+    if known != 0 {
+        return Ok(known == current);
+    }
     // Only if `threading` is loaded: importing it here would be a side effect (it even
     // changes how later allocations fall in memory). Without it, threads can only have been
     // started through `_thread`, rarely done directly; such a thread taken for the main one
@@ -1633,10 +1650,21 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     let Ok(threading) = modules.get_item(intern!(py, "threading")) else {
         return Ok(true);
     };
-    let main = threading.call_method0(intern!(py, "main_thread"))?;
-    // SAFETY: PyThread_get_thread_ident only reads the calling thread's identity.
-    let current = unsafe { ffi::PyThread_get_thread_ident() };
-    main.getattr(intern!(py, "ident"))?.eq(current)
+    let main: u64 = threading
+        .call_method0(intern!(py, "main_thread"))?
+        .getattr(intern!(py, "ident"))?
+        .extract()?;
+    #[cfg(unix)]
+    {
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe, as a
+        // handler run in a forked child must be.
+        REGISTER.call_once(|| unsafe {
+            libc::pthread_atfork(None, None, Some(forget_main_thread));
+        });
+    }
+    MAIN_THREAD_IDENT.store(main, Ordering::Relaxed);
+    Ok(main == current)
 }
 
 /// A `keep_going` check for long work that runs detached from Python (without the GIL), to

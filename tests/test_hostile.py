@@ -477,3 +477,35 @@ def test_valgrind_finds_no_invalid_access_and_no_leak_in_rust_demo(tmp_path):
             continue
         if "definitely lost" in block or "uninitialised" in block or "Invalid" in block:
             pytest.fail(block)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_ctrl_c_reaches_a_count_in_a_child_forked_from_another_thread():
+    # The main thread's identity is cached; a child forked from another thread has that
+    # thread as its main thread, and must still be interruptible there.
+    out = run_python(
+        """
+        import os, threading, _thread, warnings
+        import rust_demo
+
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        rust_demo.count_primes(10)  # looks up and caches the main thread
+
+        def fork_and_count():
+            pid = os.fork()
+            if pid == 0:
+                threading.Timer(0.3, _thread.interrupt_main).start()
+                try:
+                    rust_demo.count_primes(10**12)
+                except KeyboardInterrupt:
+                    os._exit(0)
+                os._exit(1)
+            _, status = os.waitpid(pid, 0)
+            print("child exit", os.waitstatus_to_exitcode(status))
+
+        thread = threading.Thread(target=fork_and_count)
+        thread.start()
+        thread.join()
+        """
+    )
+    assert out.stdout.strip() == "child exit 0"
