@@ -1,5 +1,7 @@
 """Functions: every one against a plain-Python reference, and every error the guide names."""
 
+from __future__ import annotations
+
 import collections
 import string
 
