@@ -17,7 +17,7 @@ use pyo3::exceptions::{
 };
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyType};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern, PyTraverseError};
 
 /// The MemoryError for an allocation that failed. Every allocation whose size depends on the
@@ -255,7 +255,7 @@ fn list_item_at(list: &Bound<'_, PyList>, index: usize) -> ListItem {
 /// Call `f` with each item of an iterable, converted to an i64, stopping at `f`'s first error.
 ///
 /// Gives what `for item in items: f(operator.index(item))` gives, for any iterable: an exact
-/// list is read by index (Python's list iterator does the same, so a list that grows or
+/// tuple is read in place, an exact list by index (Python's list iterator does the same, so a list that grows or
 /// shrinks during the call is seen exactly as a Python loop sees it); everything else,
 /// subclasses of list and tuple included, goes through the iteration protocol, as `sum()` does.
 /// Raises TypeError for an item that is not an int and OverflowError for one outside i64.
@@ -279,6 +279,16 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>
                 ListItem::End => break,
             }
             index += 1;
+        }
+    } else if let Ok(tuple) = items.cast_exact::<PyTuple>() {
+        // A tuple never changes, and `items` keeps it (and so its items) alive: its items can
+        // be read in place, without a reference count, on every build.
+        for item in tuple.iter_borrowed() {
+            // SAFETY: `item` is alive as long as the tuple, and the thread is attached.
+            match unsafe { classify_item(item.as_ptr()) } {
+                ListItem::Int(value) => f(value)?,
+                _ => f(item.extract()?)?,
+            }
         }
     } else {
         for item in items.try_iter()? {
@@ -321,7 +331,28 @@ fn filter_positive<'py>(items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList
         }
         Ok(())
     })?;
-    list_of(items.py(), positive)
+    int_list_of(items.py(), &positive)
+}
+
+/// A Python list of ints, pre-sized: `list_of` appends one by one (a third slower here), and
+/// PyO3's `PyList::new` panics if Python cannot allocate; this raises MemoryError instead.
+fn int_list_of<'py>(py: Python<'py>, values: &[i64]) -> PyResult<Bound<'py, PyList>> {
+    let len = isize::try_from(values.len()).map_err(|_| PyMemoryError::new_err("list too long"))?;
+    // SAFETY: the thread is attached, and the list is new: no other thread can see it until
+    // we return it. PyList_New returns `len` NULL slots (or NULL on error), owned by `list`
+    // from then on, so it is freed on an early return (NULL slots are valid to free).
+    // PyList_SetItem steals the new int (freeing it itself if it fails), and every index is
+    // below `len` because it counts `values`.
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
+        for (index, &value) in values.iter().enumerate() {
+            let int = ffi::PyLong_FromLongLong(value);
+            if int.is_null() || ffi::PyList_SetItem(list.as_ptr(), index as isize, int) != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(list.cast_into_unchecked())
+    }
 }
 
 /// Counts of words, keyed by their lowercased code points, in first-seen order.
