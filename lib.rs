@@ -6,16 +6,39 @@
 //! arguments, release the GIL for long work and turn Rust errors into Python exceptions.
 //! The `#[pymodule]` function at the bottom registers everything Python sees, one line each.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, TryReserveError, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern, PyTraverseError};
+
+/// The MemoryError for an allocation that failed. Every allocation whose size depends on the
+/// input goes through `try_reserve`, so running out of memory (a container's memory cap, an
+/// address-space limit) raises MemoryError instead of aborting the interpreter.
+fn no_memory(_: TryReserveError) -> PyErr {
+    PyMemoryError::new_err("out of memory")
+}
+
+/// A Python list of `items`. Unlike PyO3's `PyList::new`, which panics when Python cannot
+/// allocate the list, a failure here is a MemoryError.
+fn list_of<'py, T: IntoPyObject<'py>>(
+    py: Python<'py>,
+    items: impl IntoIterator<Item = T>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for item in items {
+        list.append(item)?;
+    }
+    Ok(list)
+}
 
 // ───────────────────────────── 1. Simple functions ─────────────────────────────
 
@@ -61,8 +84,9 @@ fn is_ascii_punctuation(c: u32) -> bool {
 
 /// Distinct words among already-lowercased code points: split on whitespace, strip ASCII
 /// punctuation from both ends, ignore what is left empty.
-fn count_unique_lowered_words(text: &[u32]) -> usize {
-    text.split(|&c| is_python_space(c))
+fn count_unique_lowered_words(text: &[u32]) -> Result<usize, TryReserveError> {
+    let words = text
+        .split(|&c| is_python_space(c))
         .map(|word| {
             let start = word.iter().position(|&c| !is_ascii_punctuation(c));
             let end = word.iter().rposition(|&c| !is_ascii_punctuation(c));
@@ -71,9 +95,15 @@ fn count_unique_lowered_words(text: &[u32]) -> usize {
                 _ => &[],
             }
         })
-        .filter(|word| !word.is_empty())
-        .collect::<HashSet<_>>()
-        .len()
+        .filter(|word| !word.is_empty());
+    let mut unique = HashSet::new();
+    for word in words {
+        if !unique.contains(word) {
+            unique.try_reserve(1)?;
+            unique.insert(word);
+        }
+    }
+    Ok(unique.len())
 }
 
 /// Count distinct words, case-insensitively.
@@ -86,7 +116,7 @@ fn count_unique_lowered_words(text: &[u32]) -> usize {
 fn count_unique_words(text: &Bound<'_, PyString>) -> PyResult<usize> {
     // Python's own lower() keeps the case rules identical to str.lower() on every version.
     let lowered = text.call_method0(intern!(text.py(), "lower"))?;
-    Ok(count_unique_lowered_words(&code_points(lowered.cast()?)?))
+    count_unique_lowered_words(&code_points(lowered.cast()?)?).map_err(no_memory)
 }
 
 /// Whether lowercased code points read the same both ways, looking only at letters and
@@ -128,14 +158,15 @@ fn code_points(text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
 
 /// Like [`code_points`], reusing `buffer` so a loop over many words allocates nothing.
 fn code_points_into(text: &Bound<'_, PyString>, buffer: &mut Vec<u32>) -> PyResult<()> {
-    // SAFETY: `text` is a live str (the type guarantees it) and we hold the GIL. The buffer
-    // has room for exactly `len` code points and PyUnicode_AsUCS4 writes at most that many
-    // (copy_null = 0); `set_len` runs only after it reports success.
+    // SAFETY: `text` is a live str (the type guarantees it) and this thread is attached to
+    // the interpreter; a str is immutable, so no other thread can change it under us, with or
+    // without a GIL. The buffer has room for at least `len` code points and PyUnicode_AsUCS4
+    // writes at most that many (copy_null = 0); `set_len` runs only after it reports success.
     unsafe {
         let len = ffi::PyUnicode_GetLength(text.as_ptr());
         let len = usize::try_from(len).map_err(|_| PyErr::fetch(text.py()))?;
         buffer.clear();
-        buffer.reserve(len);
+        buffer.try_reserve(len).map_err(no_memory)?;
         if len > 0 {
             let written =
                 ffi::PyUnicode_AsUCS4(text.as_ptr(), buffer.as_mut_ptr(), len as isize, 0);
@@ -150,56 +181,118 @@ fn code_points_into(text: &Bound<'_, PyString>, buffer: &mut Vec<u32>) -> PyResu
 
 // ───────────────────────────── 2. Collections ─────────────────────────────
 
-/// The value of `list[index]` if it is an exact `int` that fits in an i64.
+/// What `list[index]` is, as far as the fast path of `for_each_i64` cares.
+enum ListItem {
+    /// An exact `int` that fits in an i64, with its value.
+    Int(i64),
+    /// Anything else: converting it may run Python code.
+    Other,
+    /// `index` is past the end of the list.
+    End,
+}
+
+/// Classify `item` without running any Python code.
 ///
-/// This is the fast path of `sum_list`: it reads the item without touching its reference
-/// count (each refcount change is an out-of-line call under abi3), which is what lets a
-/// Rust loop keep up with the C loop inside the builtin `sum()`.
-fn exact_int_at(list: &Bound<'_, PyList>, index: usize) -> Option<i64> {
-    let index = isize::try_from(index).ok()?;
-    // SAFETY: we hold the GIL. PyList_GetItem bounds-checks and returns a borrowed pointer
-    // (or NULL) that the list keeps alive; we only read it, and no Python code can run
-    // before we are done: the type check and the conversion of an exact int call no Python.
+/// # Safety
+/// `item` must point to a live object for the duration of the call, and the thread must be
+/// attached to the interpreter.
+unsafe fn classify_item(item: *mut ffi::PyObject) -> ListItem {
+    // SAFETY: the caller keeps `item` alive; an exact int is immutable, and neither the type
+    // check nor the conversion of an exact int calls any Python code.
+    unsafe {
+        if ffi::PyLong_CheckExact(item) == 0 {
+            return ListItem::Other;
+        }
+        let mut overflow = 0;
+        let value = ffi::PyLong_AsLongLongAndOverflow(item, &mut overflow);
+        if overflow == 0 {
+            ListItem::Int(value)
+        } else {
+            ListItem::Other
+        }
+    }
+}
+
+/// What `list[index]` is: the fast path of `sum_list`.
+///
+/// With the GIL, this reads the item without touching its reference count (each refcount
+/// change is an out-of-line call under abi3), which is what lets a Rust loop keep up with the
+/// C loop inside the builtin `sum()`.
+#[cfg(not(Py_GIL_DISABLED))]
+fn list_item_at(list: &Bound<'_, PyList>, index: usize) -> ListItem {
+    let Ok(index) = isize::try_from(index) else {
+        return ListItem::End;
+    };
+    // SAFETY: this build has a GIL and we hold it. PyList_GetItem bounds-checks and returns
+    // a borrowed pointer (or NULL with IndexError set, which we clear) that the list keeps
+    // alive until Python code runs and changes the list; classify_item runs none, and with
+    // the GIL held no other thread can run any either.
     unsafe {
         let item = ffi::PyList_GetItem(list.as_ptr(), index);
         if item.is_null() {
             ffi::PyErr_Clear();
-            return None;
+            return ListItem::End;
         }
-        if ffi::PyLong_CheckExact(item) == 0 {
-            return None;
-        }
-        let mut overflow = 0;
-        let value = ffi::PyLong_AsLongLongAndOverflow(item, &mut overflow);
-        (overflow == 0).then_some(value)
+        classify_item(item)
     }
 }
 
-/// Call `f` with each item of a list, tuple or other iterable, converted to an i64.
+/// What `list[index]` is: the free-threaded version of the fast path of `sum_list`.
 ///
+/// Without a GIL another thread can remove the item from the list and free it at any moment,
+/// so a borrowed pointer from PyList_GetItem could dangle: take a strong reference instead
+/// (PyList_GetItemRef, through PyO3's safe `get_item`).
+#[cfg(Py_GIL_DISABLED)]
+fn list_item_at(list: &Bound<'_, PyList>, index: usize) -> ListItem {
+    match list.get_item(index) {
+        // SAFETY: `item` is a strong reference we own until the end of this block, and the
+        // thread is attached (we hold a `Bound`).
+        Ok(item) => unsafe { classify_item(item.as_ptr()) },
+        Err(_) => ListItem::End,
+    }
+}
+
+/// Call `f` with each item of an iterable, converted to an i64, stopping at `f`'s first error.
+///
+/// Gives what `for item in items: f(operator.index(item))` gives, for any iterable: an exact
+/// tuple is read in place, an exact list by index (Python's list iterator does the same, so a list that grows or
+/// shrinks during the call is seen exactly as a Python loop sees it); everything else,
+/// subclasses of list and tuple included, goes through the iteration protocol, as `sum()` does.
 /// Raises TypeError for an item that is not an int and OverflowError for one outside i64.
-fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64)) -> PyResult<()> {
-    if let Ok(list) = items.cast::<PyList>() {
+fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>) -> PyResult<()> {
+    if let Ok(list) = items.cast_exact::<PyList>() {
         let (mut index, mut len) = (0, list.len());
         while index < len {
-            match exact_int_at(list, index) {
-                Some(value) => f(value),
-                None => {
-                    f(list.get_item(index)?.extract()?);
+            match list_item_at(list, index) {
+                ListItem::Int(value) => f(value)?,
+                ListItem::Other => {
+                    // With a GIL this cannot fail (index < len, and no Python code ran since
+                    // len was read); without one, another thread may have shrunk the list.
+                    let Ok(item) = list.get_item(index) else {
+                        break;
+                    };
+                    f(item.extract()?)?;
                     // Converting anything but an exact int can run Python code (an
                     // `__index__` method) that resizes the list under us.
                     len = list.len();
                 }
+                ListItem::End => break,
             }
             index += 1;
         }
-    } else if let Ok(tuple) = items.cast::<PyTuple>() {
-        for item in tuple.iter() {
-            f(item.extract()?);
+    } else if let Ok(tuple) = items.cast_exact::<PyTuple>() {
+        // A tuple never changes, and `items` keeps it (and so its items) alive: its items can
+        // be read in place, without a reference count, on every build.
+        for item in tuple.iter_borrowed() {
+            // SAFETY: `item` is alive as long as the tuple, and the thread is attached.
+            match unsafe { classify_item(item.as_ptr()) } {
+                ListItem::Int(value) => f(value)?,
+                _ => f(item.extract()?)?,
+            }
         }
     } else {
         for item in items.try_iter()? {
-            f(item?.extract()?);
+            f(item?.extract()?)?;
         }
     }
     Ok(())
@@ -213,7 +306,12 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64)) -> PyResult<()
 #[pyo3(signature = (items, /))]
 fn sum_list(items: &Bound<'_, PyAny>) -> PyResult<i64> {
     let mut total: i128 = 0;
-    for_each_i64(items, |value| total += i128::from(value))?;
+    for_each_i64(items, |value| {
+        // Each value is below 2**63 in magnitude, so it takes 2**64 items (centuries of
+        // iteration) before |total| could reach 2**127: no overflow in practice.
+        total += i128::from(value);
+        Ok(())
+    })?;
     i64::try_from(total).map_err(|_| {
         PyOverflowError::new_err(format!(
             "sum_list: the total {total} does not fit in 64 bits"
@@ -224,14 +322,37 @@ fn sum_list(items: &Bound<'_, PyAny>) -> PyResult<i64> {
 /// Filter a list to only positive numbers (> 0), keeping their order.
 #[pyfunction]
 #[pyo3(signature = (items, /))]
-fn filter_positive(items: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+fn filter_positive<'py>(items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let mut positive = Vec::new();
     for_each_i64(items, |value| {
         if value > 0 {
+            positive.try_reserve(1).map_err(no_memory)?;
             positive.push(value);
         }
+        Ok(())
     })?;
-    Ok(positive)
+    int_list_of(items.py(), &positive)
+}
+
+/// A Python list of ints, pre-sized: `list_of` appends one by one (a third slower here), and
+/// PyO3's `PyList::new` panics if Python cannot allocate; this raises MemoryError instead.
+fn int_list_of<'py>(py: Python<'py>, values: &[i64]) -> PyResult<Bound<'py, PyList>> {
+    let len = isize::try_from(values.len()).map_err(|_| PyMemoryError::new_err("list too long"))?;
+    // SAFETY: the thread is attached, and the list is new: no other thread can see it until
+    // we return it. PyList_New returns `len` NULL slots (or NULL on error), owned by `list`
+    // from then on, so it is freed on an early return (NULL slots are valid to free).
+    // PyList_SetItem steals the new int (freeing it itself if it fails), and every index is
+    // below `len` because it counts `values`.
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
+        for (index, &value) in values.iter().enumerate() {
+            let int = ffi::PyLong_FromLongLong(value);
+            if int.is_null() || ffi::PyList_SetItem(list.as_ptr(), index as isize, int) != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(list.cast_into_unchecked())
+    }
 }
 
 /// Counts of words, keyed by their lowercased code points, in first-seen order.
@@ -249,29 +370,54 @@ impl<K> WordCounts<K> {
     }
 
     /// Count one more `word`; `make_key` builds the entry's key on its first occurrence.
-    fn add<E>(&mut self, word: &[u32], make_key: impl FnOnce() -> Result<K, E>) -> Result<(), E> {
+    /// Running out of memory is a MemoryError, and then nothing is counted.
+    fn add(&mut self, word: &[u32], make_key: impl FnOnce() -> PyResult<K>) -> PyResult<()> {
         match self.index.get(word) {
             Some(&i) => self.entries[i].1 += 1,
             None => {
-                self.index.insert(word.into(), self.entries.len());
-                self.entries.push((make_key()?, 1));
+                self.index.try_reserve(1).map_err(no_memory)?;
+                self.entries.try_reserve(1).map_err(no_memory)?;
+                let mut owned = Vec::new();
+                owned.try_reserve_exact(word.len()).map_err(no_memory)?;
+                owned.extend_from_slice(word);
+                let key = make_key()?;
+                // Both reservations above succeeded, so neither of these allocates (the
+                // boxed slice reuses `owned`'s exact allocation).
+                self.index
+                    .insert(owned.into_boxed_slice(), self.entries.len());
+                self.entries.push((key, 1));
             }
         }
         Ok(())
     }
 }
 
+/// A new str from ASCII bytes; MemoryError if Python cannot allocate it.
+fn ascii_str<'py>(py: Python<'py>, ascii: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    let len = isize::try_from(ascii.len()).map_err(|_| PyMemoryError::new_err("str too long"))?;
+    // SAFETY: the pointer and length describe `ascii`, which is valid UTF-8 (ASCII); the
+    // result is a new reference or NULL with an exception set, and from_owned_ptr_or_err
+    // takes ownership of it. PyO3's PyString::new would panic on NULL instead.
+    unsafe {
+        let ptr = ffi::PyUnicode_FromStringAndSize(ascii.as_ptr().cast(), len);
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
+    }
+}
+
 /// Create a frequency map from a list of strings: `{word.lower(): count}`.
 ///
 /// Gives the same result as `collections.Counter(w.lower() for w in words)`, including
-/// Unicode case rules (`"ß"`, `"Σ"`, `"İ"`), with keys in first-seen order. ASCII words are
-/// lowercased in Rust; any other word goes through Python's own `str.lower()`.
+/// Unicode case rules (`"ß"`, `"Σ"`, `"İ"`), with keys in first-seen order, for any iterable;
+/// a list that grows while it is counted (from a `lower()` method, say) is seen as Python's
+/// own loop sees it. ASCII words of exact type `str` are lowercased in Rust; any other word
+/// goes through its own `lower()`.
 #[pyfunction]
 #[pyo3(signature = (words, /))]
 fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let py = words.py();
     let mut counts = WordCounts::<Bound<'py, PyString>>::new();
     let mut buffer = Vec::new();
+    let mut ascii = Vec::new();
     let mut count_word = |word: Bound<'py, PyAny>| -> PyResult<()> {
         let word = word.cast_into::<PyString>().map_err(|err| {
             PyTypeError::new_err(format!(
@@ -281,7 +427,8 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         })?;
         code_points_into(&word, &mut buffer)?;
         // The ASCII fast path is only for exact str: a subclass may override lower().
-        // SAFETY: `word` is a live object and we hold the GIL; this only reads its type.
+        // SAFETY: `word` is a live object and the thread is attached; this only reads its
+        // type, which never changes.
         let exact_str = unsafe { ffi::PyUnicode_CheckExact(word.as_ptr()) } != 0;
         if exact_str && buffer.iter().all(|&c| c < 0x80) {
             buffer.iter_mut().for_each(|c| {
@@ -290,8 +437,10 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
                 }
             });
             counts.add(&buffer, || {
-                let ascii: String = buffer.iter().map(|&c| c as u8 as char).collect();
-                Ok(PyString::new(py, &ascii))
+                ascii.clear();
+                ascii.try_reserve(buffer.len()).map_err(no_memory)?;
+                ascii.extend(buffer.iter().map(|&c| c as u8)); // all < 0x80
+                ascii_str(py, &ascii)
             })
         } else {
             let lowered = word
@@ -301,9 +450,18 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
             counts.add(&buffer, || Ok(lowered))
         }
     };
-    if let Ok(list) = words.cast::<PyList>() {
-        for word in list.iter() {
+    if let Ok(list) = words.cast_exact::<PyList>() {
+        // By index, re-reading the length each time, as Python's list iterator does: a
+        // word's lower() may append to the list, and Counter would see the new words.
+        let mut index = 0;
+        while index < list.len() {
+            // With a GIL this cannot fail; without one, another thread may have shrunk the
+            // list since len() was read.
+            let Ok(word) = list.get_item(index) else {
+                break;
+            };
             count_word(word)?;
+            index += 1;
         }
     } else {
         for word in words.try_iter()? {
@@ -361,9 +519,10 @@ fn factorial(n: u64) -> PyResult<u64> {
 //
 // All three classes are `frozen`: Python never hands out `&mut self`, so two threads can
 // never collide on a borrow ("Already borrowed"). Mutable state sits behind a Mutex (or an
-// atomic). Two rules keep the locks deadlock-free: no Python code runs while one is held
-// (no repr, no ==, and no dropping of Python objects, whose __del__ could run anything),
-// and the GIL is never released while one is held.
+// atomic), which is what makes them safe on the free-threaded build too. Two rules keep the
+// locks deadlock-free: no Python code runs while one is held (no repr, no ==, and no
+// dropping of Python objects, whose __del__ could run anything), and the thread never
+// detaches from the interpreter (releases the GIL) while it holds one.
 
 /// Lock a mutex. Nothing panics while holding these locks, so a poisoned one is still
 /// consistent; taking it anyway beats turning every later call into a PanicException.
@@ -407,7 +566,96 @@ fn add_to_partials(partials: &mut Vec<f64>, value: f64) -> bool {
     x.is_finite()
 }
 
+/// 2**k as a float, for -1074 <= k <= 1023 (every power of two a float can hold).
+fn pow2(k: i32) -> f64 {
+    debug_assert!((-1074..=1023).contains(&k));
+    if k >= -1022 {
+        f64::from_bits(u64::from((k + 1023).unsigned_abs()) << 52) // normal: biased exponent
+    } else {
+        f64::from_bits(1 << (k + 1074).unsigned_abs()) // subnormal: one mantissa bit
+    }
+}
+
+/// Limbs of the fixed-point accumulator in `ExactSum::of`: each holds 64 bits (plus carries),
+/// the lowest bit worth 2**-1074. Finite floats reach bit 2097; 36 limbs (2304 bits) leave
+/// room for the carries of 2**64 values and a sign.
+const FIXED_LIMBS: usize = 36;
+
 impl ExactSum {
+    /// The exact sum of finite `values`, in whatever order, or `None` if it is 2**1024 or
+    /// more in magnitude (outside the float range; reachable MovingAverage states never are).
+    ///
+    /// Adding the values one by one to partials can overflow on the way even when the final
+    /// sum fits (1e308 + 1e308 - 1e308). Here each value is added exactly into a 2304-bit
+    /// fixed-point integer, which no order of values can overflow, and the total is then cut
+    /// into 53-bit pieces: non-overlapping floats, smallest first, which is what `partials`
+    /// must be.
+    fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
+        let mut limbs = [0i128; FIXED_LIMBS];
+        for value in values {
+            debug_assert!(value.is_finite());
+            let bits = value.to_bits();
+            let exponent = ((bits >> 52) & 0x7FF) as u32; // 11 bits: 0..=2046 when finite
+            let fraction = bits & ((1 << 52) - 1);
+            // value = mantissa * 2**(shift - 1074) exactly, with shift in 0..=2045.
+            let (mantissa, shift) = if exponent == 0 {
+                (fraction, 0)
+            } else {
+                (fraction | 1 << 52, exponent - 1)
+            };
+            let wide = u128::from(mantissa) << (shift % 64); // below 2**117
+            let limb = (shift / 64) as usize; // at most 31, so limb + 1 < FIXED_LIMBS
+            let (low, high) = (i128::from(wide as u64), (wide >> 64) as i128);
+            // Each limb gains less than 2**64 per value, so it stays far below 2**127 for
+            // any number of values a window can hold (each takes 8 bytes of memory).
+            if value < 0.0 {
+                limbs[limb] -= low;
+                limbs[limb + 1] -= high;
+            } else {
+                limbs[limb] += low;
+                limbs[limb + 1] += high;
+            }
+        }
+        // Propagate carries (floor division by 2**64 keeps each limb in 0..2**64), then work
+        // on the magnitude: the pieces of a negative sum are those of -sum, negated.
+        let normalize = |limbs: &mut [i128; FIXED_LIMBS]| {
+            for k in 0..FIXED_LIMBS - 1 {
+                let carry = limbs[k] >> 64;
+                limbs[k] -= carry << 64;
+                limbs[k + 1] += carry;
+            }
+        };
+        normalize(&mut limbs);
+        let negative = limbs[FIXED_LIMBS - 1] < 0;
+        if negative {
+            limbs.iter_mut().for_each(|limb| *limb = -*limb);
+            normalize(&mut limbs);
+        }
+        // Every limb is now in 0..2**64 (the top one too: the sum is below 2**2160).
+        let word = |k: usize| limbs.get(k).map_or(0, |&limb| limb as u64 as u128);
+        let mut partials = Vec::new();
+        for start in (0..FIXED_LIMBS * 64).step_by(53) {
+            let (k, offset) = (start / 64, start % 64);
+            let piece = ((word(k + 1) << 64 | word(k)) >> offset) as u64 & ((1 << 53) - 1);
+            if piece == 0 {
+                continue;
+            }
+            // piece * 2**(start - 1074) is exact when finite: a 53-bit integer whose lowest
+            // bit is worth at least 2**-1074. Past 2**1023 nothing is finite.
+            let scale = i32::try_from(start).ok()? - 1074;
+            let partial = if scale <= 1023 {
+                piece as f64 * pow2(scale)
+            } else {
+                f64::INFINITY
+            };
+            if !partial.is_finite() {
+                return None;
+            }
+            partials.push(if negative { -partial } else { partial });
+        }
+        Some(ExactSum { partials })
+    }
+
     /// Add one or two values in turn, or, if the exact sum would leave the float range at any
     /// step, leave the sum unchanged and return false.
     fn add_all(&mut self, values: &[f64]) -> bool {
@@ -468,6 +716,7 @@ impl ExactSum {
 enum WindowError {
     NotFinite,
     SumOverflow,
+    NoMemory,
 }
 
 /// The last `size` values and their exact sum: the state of a MovingAverage.
@@ -495,6 +744,13 @@ impl Window {
             return Err(WindowError::NotFinite);
         }
         let full = self.values.len() == self.size;
+        if !full {
+            // The window grows by one value: reserve it first, so that running out of memory
+            // is an error that changes nothing (not an abort, and no sum without its value).
+            self.values
+                .try_reserve(1)
+                .map_err(|_| WindowError::NoMemory)?;
+        }
         let added = match self.values.front() {
             Some(&oldest) if full => self.sum.add_all(&[-oldest, value]),
             _ => self.sum.add_all(&[value]),
@@ -515,7 +771,10 @@ impl Window {
         if self.values.is_empty() {
             0.0
         } else {
-            self.sum.total() / self.values.len() as f64
+            // `+ 0.0` turns -0.0 into 0.0: whether a zero sum comes out as -0.0 depends on
+            // the order of past additions, which a copy (rebuilt from the window) cannot
+            // know. Equal (==) to fmean's answer either way.
+            self.sum.total() / self.values.len() as f64 + 0.0
         }
     }
 
@@ -523,6 +782,44 @@ impl Window {
         self.values.clear();
         self.sum = ExactSum::default();
     }
+
+    /// A window of `size` holding the last `size` of `values` (all of them if fewer), as
+    /// `deque(values, maxlen=size)` would; its sum is computed exactly, in an order-proof way
+    /// (see `ExactSum::of`), so every window that `push` accepted can be rebuilt, even one
+    /// whose values would overflow if they were pushed again one by one.
+    fn restore<E>(
+        size: usize,
+        values: impl IntoIterator<Item = Result<f64, E>>,
+    ) -> Result<Self, RestoreError<E>> {
+        let mut kept = VecDeque::new();
+        for value in values {
+            let value = value.map_err(RestoreError::Item)?;
+            if !value.is_finite() {
+                return Err(RestoreError::Window(WindowError::NotFinite));
+            }
+            if kept.len() == size {
+                kept.pop_front();
+            } else {
+                kept.try_reserve(1)
+                    .map_err(|_| RestoreError::Window(WindowError::NoMemory))?;
+            }
+            kept.push_back(value);
+        }
+        let sum = ExactSum::of(kept.iter().copied())
+            .ok_or(RestoreError::Window(WindowError::SumOverflow))?;
+        Ok(Window {
+            size,
+            values: kept,
+            sum,
+        })
+    }
+}
+
+/// Why `Window::restore` failed: an item that could not be read, or a window that could not be.
+#[derive(Debug)]
+enum RestoreError<E> {
+    Item(E),
+    Window(WindowError),
 }
 
 /// A moving average over the last `window_size` values.
@@ -571,6 +868,7 @@ impl MovingAverage {
             Err(WindowError::SumOverflow) => Err(PyOverflowError::new_err(
                 "MovingAverage.add(): the sum of the window would exceed the float range",
             )),
+            Err(WindowError::NoMemory) => Err(PyMemoryError::new_err("out of memory")),
         }
     }
 
@@ -601,20 +899,41 @@ impl MovingAverage {
     }
 
     /// Pickle and copy support: rebuild with the same window size and values.
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, (usize,), Vec<f64>) {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyType>, (usize,), Bound<'py, PyList>)> {
         let this = slf.get();
-        let values = lock(&this.window).values.iter().copied().collect();
-        (slf.get_type(), (this.window_size,), values)
+        let mut values = Vec::new();
+        {
+            let window = lock(&this.window);
+            values
+                .try_reserve_exact(window.values.len())
+                .map_err(no_memory)?;
+            values.extend(window.values.iter().copied());
+        }
+        Ok((
+            slf.get_type(),
+            (this.window_size,),
+            list_of(slf.py(), values)?,
+        ))
     }
 
-    /// Restore the values saved by __reduce__ (oldest first).
-    fn __setstate__(&self, values: Vec<f64>) -> PyResult<()> {
-        let mut window = Window::new(self.window_size);
-        for value in values {
-            window
-                .push(value)
-                .map_err(|_| PyValueError::new_err("invalid MovingAverage state"))?;
-        }
+    /// Restore the values saved by __reduce__ (any iterable of floats, oldest first; only
+    /// the last window_size count). Raises TypeError or ValueError, changing nothing, for
+    /// anything else.
+    fn __setstate__(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        // Read through the iteration protocol (no pre-sizing from a __len__ that may lie),
+        // keeping at most window_size values.
+        let items = values
+            .try_iter()?
+            .map(|item| item.and_then(|item| item.extract::<f64>()));
+        let window = Window::restore(self.window_size, items).map_err(|err| match err {
+            RestoreError::Item(err) => err,
+            RestoreError::Window(WindowError::NoMemory) => PyMemoryError::new_err("out of memory"),
+            RestoreError::Window(_) => PyValueError::new_err(
+                "invalid MovingAverage state: values must be finite, with a sum in float range",
+            ),
+        })?;
         *lock(&self.window) = window;
         Ok(())
     }
@@ -707,16 +1026,20 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Append `item`; when full, the oldest item is removed and returned.
-    fn push(&mut self, item: T) -> Option<T> {
+    /// Append `item`; when full, the oldest item is removed and returned. If there is no
+    /// memory for one more item, nothing changes and `item` comes back as the error.
+    fn push(&mut self, item: T) -> Result<Option<T>, T> {
         let evicted = if self.items.len() == self.capacity {
             self.items.pop_front()
         } else {
+            if self.items.try_reserve(1).is_err() {
+                return Err(item);
+            }
             None
         };
         self.items.push_back(item);
         self.version = self.version.wrapping_add(1);
-        evicted
+        Ok(evicted)
     }
 
     /// Remove and return the oldest item.
@@ -741,10 +1064,83 @@ impl<T> Ring<T> {
         self.version = self.version.wrapping_add(1);
         std::mem::take(&mut self.items)
     }
+}
 
-    /// `push` each item in turn, moving the items it evicts into `evicted`.
-    fn push_all(&mut self, items: impl IntoIterator<Item = T>, evicted: &mut Vec<T>) {
-        evicted.extend(items.into_iter().filter_map(|item| self.push(item)));
+thread_local! {
+    /// Items of RingBuffers freed while this thread is already freeing a RingBuffer's items,
+    /// waiting for that outermost drop to free them: `Some` while it runs.
+    static PENDING_DROPS: RefCell<Option<Vec<VecDeque<Py<PyAny>>>>> = const { RefCell::new(None) };
+}
+
+/// Drop the items of a RingBuffer without recursing into the items of their items.
+///
+/// Freeing a RingBuffer frees its items, which may be RingBuffers holding RingBuffers, and so
+/// on: done recursively, a chain 20,000 deep overflows the stack and kills the interpreter.
+/// CPython's containers avoid this with the "trashcan" (deque included), which abi3 does not
+/// offer, so this is the same idea in Rust: the outermost drop on a thread frees the items,
+/// and any RingBuffer freed meanwhile on that thread only hands its items to it, to be freed
+/// in a loop. The stack stays flat however deep the nesting (tested to 10**6 levels).
+fn drop_items(items: VecDeque<Py<PyAny>>) {
+    enum Role {
+        Handed,
+        Outermost(VecDeque<Py<PyAny>>),
+        Direct(VecDeque<Py<PyAny>>),
+    }
+    if items.is_empty() {
+        return;
+    }
+    // The RefCell is never borrowed while an item is dropped (that could run a __del__ that
+    // frees another RingBuffer and comes back here), so the borrows below cannot collide.
+    let role = PENDING_DROPS.try_with(|pending| {
+        let mut pending = pending.borrow_mut();
+        match pending.as_mut() {
+            Some(queue) => match queue.try_reserve(1) {
+                Ok(()) => {
+                    queue.push(items);
+                    Role::Handed
+                }
+                // No memory to queue them: free them here, recursing one level deeper.
+                Err(_) => Role::Direct(items),
+            },
+            None => {
+                *pending = Some(Vec::new());
+                Role::Outermost(items)
+            }
+        }
+    });
+    match role {
+        Ok(Role::Handed) => {}
+        Ok(Role::Direct(items)) => drop(items),
+        // The thread is exiting and its thread-locals are gone: the items went with the
+        // closure that was never called, freed directly.
+        Err(_) => {}
+        Ok(Role::Outermost(items)) => {
+            let mut next = Some(items);
+            while let Some(items) = next {
+                drop(items); // may hand more items to the queue
+                next = PENDING_DROPS
+                    .try_with(|pending| pending.borrow_mut().as_mut().and_then(Vec::pop))
+                    .ok()
+                    .flatten();
+            }
+            let _ = PENDING_DROPS.try_with(|pending| pending.borrow_mut().take());
+        }
+    }
+}
+
+/// Whether dropping our reference to `item` frees it, which can run Python code.
+fn frees_on_drop(item: &Py<PyAny>) -> bool {
+    #[cfg(not(Py_GIL_DISABLED))]
+    {
+        // SAFETY: `item` is a live object we hold a reference to, and this build has a GIL,
+        // which the caller holds: no other thread can change the count before our decref.
+        unsafe { ffi::Py_REFCNT(item.as_ptr()) <= 1 }
+    }
+    #[cfg(Py_GIL_DISABLED)]
+    {
+        // Free-threaded: other threads change counts at any time, so assume the worst.
+        let _ = item;
+        true
     }
 }
 
@@ -757,56 +1153,65 @@ struct RingBuffer {
     ring: Mutex<Ring<Py<PyAny>>>,
 }
 
-impl RingBuffer {
-    /// Items per locked batch in `extend`: bounds the evicted items held back until the
-    /// lock is released.
-    const BATCH: usize = 4096;
+impl Drop for RingBuffer {
+    fn drop(&mut self) {
+        let ring = self.ring.get_mut().unwrap_or_else(PoisonError::into_inner);
+        drop_items(ring.take_all());
+    }
+}
 
-    /// Push the items of an exact list or tuple, whose `len` and `get` run no Python code,
-    /// a batch at a time under one lock.
-    fn push_indexed<'py>(
+impl RingBuffer {
+    /// Push `get(0)`, `get(1)`, ... up to `len()` (reading them must run no Python code: an
+    /// exact list or tuple, or a snapshot), under one lock for as long as that stays safe.
+    ///
+    /// Only freeing an evicted item can run Python code here (its `__del__`, a weakref
+    /// callback). So an item that this buffer held the last reference to is freed at once,
+    /// with the lock released, and the length is read again before going on: the `__del__`
+    /// runs right after its own eviction and sees what it would see under `deque.extend`.
+    fn push_quietly(
         &self,
         len: impl Fn() -> usize,
-        get: impl Fn(usize) -> PyResult<Bound<'py, PyAny>>,
-    ) {
-        let mut start = 0;
-        loop {
-            // The length is read again for each batch: the evicted items' `__del__`, run
-            // between batches, may have resized the list, as it could between the steps of
-            // a Python loop over it.
-            let end = len().min(start + Self::BATCH); // start <= len, far below usize::MAX
-            if start >= end {
-                return;
-            }
-            let mut evicted = Vec::with_capacity(end - start);
+        get: impl Fn(usize) -> Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let mut index = 0;
+        'locked: loop {
             let mut ring = lock(&self.ring);
-            for index in start..end {
-                // Within a batch no Python code runs, so the length holds; on a free-threaded
-                // build another thread may shrink the list, and then the batch ends here.
-                let Ok(item) = get(index) else { break };
-                evicted.extend(ring.push(item.unbind()));
+            let end = len(); // fixed while no Python code runs
+            while index < end {
+                // On a free-threaded build another thread may shrink the list meanwhile.
+                let Some(item) = get(index) else {
+                    return Ok(());
+                };
+                index += 1;
+                match ring.push(item) {
+                    Ok(None) => {}
+                    Ok(Some(evicted)) if frees_on_drop(&evicted) => {
+                        drop(ring);
+                        drop(evicted);
+                        continue 'locked;
+                    }
+                    Ok(Some(evicted)) => drop(evicted), // just a decref: no Python code runs
+                    Err(item) => {
+                        drop(ring);
+                        drop(item);
+                        return Err(PyMemoryError::new_err("out of memory"));
+                    }
+                }
             }
-            drop(ring);
-            drop(evicted); // after the lock is released, as in push()
-            start = end;
+            return Ok(());
         }
-    }
-
-    /// Push every item under one lock, then release the ones evicted.
-    fn push_batch(&self, batch: Vec<Py<PyAny>>) {
-        let mut evicted = Vec::with_capacity(batch.len());
-        lock(&self.ring).push_all(batch, &mut evicted);
-        drop(evicted); // after the lock is released, as in push()
     }
 
     /// New references to the items, oldest first, taken under the lock so that the caller
     /// can run Python code (repr, ==) on them after releasing it.
-    fn snapshot(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
-        lock(&self.ring)
-            .items
-            .iter()
-            .map(|item| item.clone_ref(py))
-            .collect()
+    fn snapshot(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        let ring = lock(&self.ring);
+        let mut items = Vec::new();
+        items
+            .try_reserve_exact(ring.items.len())
+            .map_err(no_memory)?;
+        items.extend(ring.items.iter().map(|item| item.clone_ref(py)));
+        Ok(items)
     }
 }
 
@@ -828,36 +1233,54 @@ impl RingBuffer {
     }
 
     /// Append an item; when the buffer is full the oldest item is dropped.
-    fn push(&self, item: Py<PyAny>) {
-        let evicted = lock(&self.ring).push(item);
+    fn push(&self, item: Py<PyAny>) -> PyResult<()> {
+        let pushed = lock(&self.ring).push(item);
         // The lock is released at the end of the statement above, so dropping the evicted
         // item (whose __del__ may run any Python code, even code using this buffer) is safe.
-        drop(evicted);
+        // A plain drop is enough: if the item is a RingBuffer, its own Drop goes through
+        // drop_items, which keeps the stack flat however deep it nests.
+        match pushed {
+            Ok(evicted) => {
+                drop(evicted);
+                Ok(())
+            }
+            Err(_item) => Err(PyMemoryError::new_err("out of memory")),
+        }
     }
 
     /// Append every item of an iterable, in order, like `deque.extend`: once the buffer is
     /// full, each new item drops the oldest. One call for many items saves the cost of a
     /// Python call per item (the guide's "overhead consideration").
     ///
-    /// A list or tuple is read in batches of 4096 items, each pushed under one lock; the
-    /// items a batch evicts are released after it, so their `__del__` runs between batches.
+    /// An exact list or tuple is read under one lock, released only to free an evicted item
+    /// (whose `__del__` then runs right after its eviction, as with deque).
     #[pyo3(signature = (items, /))]
     fn extend(slf: &Bound<'_, Self>, items: &Bound<'_, PyAny>) -> PyResult<()> {
         let this = slf.get();
         if items.is(slf) {
             // rb.extend(rb): like deque, extend with what the buffer held when called.
-            this.push_batch(this.snapshot(slf.py()));
+            let (py, snapshot) = (slf.py(), this.snapshot(slf.py())?);
+            this.push_quietly(
+                || snapshot.len(),
+                |index| snapshot.get(index).map(|item| item.clone_ref(py)),
+            )
         } else if let Ok(list) = items.cast_exact::<PyList>() {
-            this.push_indexed(|| list.len(), |index| list.get_item(index));
+            this.push_quietly(
+                || list.len(),
+                |index| list.get_item(index).ok().map(Bound::unbind),
+            )
         } else if let Ok(tuple) = items.cast_exact::<PyTuple>() {
-            this.push_indexed(|| tuple.len(), |index| tuple.get_item(index));
+            this.push_quietly(
+                || tuple.len(),
+                |index| tuple.get_item(index).ok().map(Bound::unbind),
+            )
         } else {
             // Any other iterable: its __next__ is Python code, so no lock is held across it.
             for item in items.try_iter()? {
-                this.push(item?.unbind());
+                this.push(item?.unbind())?;
             }
+            Ok(())
         }
-        Ok(())
     }
 
     /// Remove and return the oldest item; IndexError when empty.
@@ -869,7 +1292,7 @@ impl RingBuffer {
     /// Remove every item.
     fn clear(&self) {
         let items = lock(&self.ring).take_all();
-        drop(items); // after the lock is released, as in push()
+        drop_items(items); // after the lock is released, as in push()
     }
 
     /// Whether the buffer holds `capacity` items.
@@ -880,7 +1303,7 @@ impl RingBuffer {
 
     /// The items as a list, oldest first.
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.snapshot(py))
+        list_of(py, self.snapshot(py)?)
     }
 
     fn __len__(&self) -> usize {
@@ -893,7 +1316,7 @@ impl RingBuffer {
     }
 
     fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        for item in self.snapshot(value.py()) {
+        for item in self.snapshot(value.py())? {
             // Like `in` on a list: identity first, then ==.
             let item = item.bind(value.py());
             if item.is(value) || item.eq(value)? {
@@ -915,13 +1338,14 @@ impl RingBuffer {
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         // Py_ReprEnter detects a buffer that (indirectly) contains itself and would otherwise
         // recurse until the stack overflows; list and deque use the same guard.
-        // SAFETY: `slf` is a live object and we hold the GIL.
+        // SAFETY: `slf` is a live object and the thread is attached; the guard's state is
+        // per thread, so this holds with or without a GIL.
         if unsafe { ffi::Py_ReprEnter(slf.as_ptr()) } != 0 {
             return Ok("RingBuffer(...)".to_owned());
         }
         let this = slf.get();
-        let items = PyList::new(slf.py(), this.snapshot(slf.py())).and_then(|list| list.repr());
-        // SAFETY: pairs with the successful Py_ReprEnter above.
+        let items = this.to_list(slf.py()).and_then(|list| list.repr());
+        // SAFETY: pairs with the successful Py_ReprEnter above, on the same thread.
         unsafe { ffi::Py_ReprLeave(slf.as_ptr()) };
         Ok(format!(
             "RingBuffer(capacity={}, items={})",
@@ -938,19 +1362,43 @@ impl RingBuffer {
         Ok((slf.get_type(), (this.capacity(),), this.to_list(slf.py())?))
     }
 
-    /// Replace the items with those saved by __reduce__ (oldest first).
-    fn __setstate__(&self, items: Vec<Py<PyAny>>) {
-        let mut ring = lock(&self.ring);
-        let mut dropped = ring.take_all();
-        dropped.extend(items.into_iter().filter_map(|item| ring.push(item)));
-        drop(ring);
-        drop(dropped); // after the lock is released, as in push()
+    /// Replace the items with those saved by __reduce__: any iterable, oldest first; only the
+    /// last `capacity` are kept, as `deque(items, maxlen=capacity)` does. If reading it
+    /// fails, nothing changes.
+    fn __setstate__(&self, items: &Bound<'_, PyAny>) -> PyResult<()> {
+        let capacity = self.capacity();
+        let mut kept = Ring::new(capacity);
+        // Through the iteration protocol: nothing is pre-sized from a __len__ that may lie.
+        // Evicted items are freed at once, as deque does: no lock is held here.
+        let read = items.try_iter().and_then(|mut iter| {
+            iter.try_for_each(|item| match kept.push(item?.unbind()) {
+                Ok(evicted) => {
+                    drop(evicted); // as in push()
+                    Ok(())
+                }
+                Err(_item) => Err(PyMemoryError::new_err("out of memory")),
+            })
+        });
+        if let Err(err) = read {
+            drop_items(kept.take_all());
+            return Err(err);
+        }
+        let old = {
+            let mut ring = lock(&self.ring);
+            std::mem::swap(&mut ring.items, &mut kept.items);
+            ring.version = ring.version.wrapping_add(1);
+            std::mem::take(&mut kept.items)
+        };
+        drop_items(old); // after the lock is released, as in push()
+        Ok(())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        // The collector must not block. The lock is only ever held briefly by a thread that
-        // holds the GIL, so it is free here; if it were not, skipping the visit is safe (the
-        // collector then sees these items as referenced from outside and keeps them).
+        // The collector must not block. The lock is only ever held briefly, by an attached
+        // thread that runs no Python code while holding it, so it is free by the time the
+        // collector runs (with a GIL, or after stopping the world without one); if it were
+        // not, skipping the visit is safe (the collector then sees these items as referenced
+        // from outside and keeps them).
         if let Ok(ring) = self.ring.try_lock() {
             for item in &ring.items {
                 visit.call(item)?;
@@ -1017,8 +1465,13 @@ fn presieve_pattern() -> &'static [u8] {
     })
 }
 
-/// How often long work without the GIL stops to let Python handle Ctrl-C.
+/// How often long work without the GIL, on the main thread, stops to let Python handle Ctrl-C.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The sieve keeps the odd primes up to this limit in memory, with where each one next
+/// crosses off: at most 1,077,870 primes, 8.2 MiB. They are all the base primes any n up to
+/// 2**48 needs. Beyond that, the larger base primes are found again for each segment.
+const CACHED_BASE_PRIMES_LIMIT: u64 = 1 << 24;
 
 /// The integer square root of n.
 fn isqrt(n: u64) -> u64 {
@@ -1096,6 +1549,7 @@ impl PrimeBits {
 }
 
 /// The odd primes up to `limit` (at most 2**32), found by the sieve itself.
+/// Memory: 4 bytes per prime plus limit/16 bytes while sieving.
 fn odd_primes_up_to<E>(
     limit: u64,
     keep_going: &mut dyn FnMut() -> Result<(), E>,
@@ -1108,17 +1562,31 @@ fn odd_primes_up_to<E>(
 /// Segmented sieve of Eratosthenes over the odd numbers up to n.
 ///
 /// For each segment it calls `visit(low, flags)`, where `flags[i] != 0` exactly when
-/// `low + 2*i` is an odd prime, then `keep_going()`, whose error stops the sieve. Memory is
-/// O(sqrt(n)) whatever n is.
+/// `low + 2*i` is an odd prime, then `keep_going()`, whose error stops the sieve.
+///
+/// Memory is bounded whatever n is: O(sqrt(n)) up to the cache limit (8.2 MiB of base primes
+/// for n >= 2**48, 0.6 MiB for n = 10**12), plus 32 KiB of segment.
 fn sieve_segments<E>(
     n: u64,
+    keep_going: &mut dyn FnMut() -> Result<(), E>,
+    visit: &mut dyn FnMut(u64, &[u8]),
+) -> Result<(), E> {
+    sieve_segments_caching(n, CACHED_BASE_PRIMES_LIMIT, keep_going, visit)
+}
+
+/// `sieve_segments`, keeping the base primes up to `cache_limit` (which must be at least
+/// n**(1/4)) in memory; tests pass small limits to exercise the uncached path.
+fn sieve_segments_caching<E>(
+    n: u64,
+    cache_limit: u64,
     keep_going: &mut dyn FnMut() -> Result<(), E>,
     visit: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<(), E> {
     if n < 3 {
         return Ok(());
     }
-    let base_primes = odd_primes_up_to(isqrt(n), keep_going)?;
+    debug_assert!(cache_limit.saturating_mul(cache_limit) >= isqrt(n));
+    let base_primes = odd_primes_up_to(isqrt(n).min(cache_limit), keep_going)?;
     let presieved = base_primes.iter().take_while(|&&p| p <= 13).count();
     let crossing_primes = &base_primes[presieved..];
     // Where each crossing prime in use has its next odd multiple, as an index into the next
@@ -1127,6 +1595,8 @@ fn sieve_segments<E>(
     let mut next_multiple: Vec<u32> = Vec::new();
     let pattern = presieve_pattern();
     let mut flags = vec![0u8; SEGMENT_ODDS.min((n / 2) as usize + 1)];
+    // Flags for finding the uncached base primes, allocated once the sieve gets there.
+    let mut uncached_flags = Vec::new();
     let mut low: u64 = 1;
     while low <= n {
         let len = flags.len().min(((n - low) / 2) as usize + 1);
@@ -1156,6 +1626,16 @@ fn sieve_segments<E>(
             }
             *next = (i - len) as u32; // less than p, so it fits
         }
+        // cache_limit <= 2**32 in use, so its square does not overflow.
+        if high / cache_limit >= cache_limit && isqrt(high) > cache_limit {
+            uncached_flags.resize(SEGMENT_ODDS, 0);
+            let uncached = UncachedPrimes {
+                small_primes: &base_primes,
+                cache_limit,
+                flags: &mut uncached_flags,
+            };
+            uncached.cross_off(segment, low, keep_going)?;
+        }
         if low == 1 {
             // 1 is not prime, and the pattern crossed off the presieved primes themselves.
             segment[0] = 0;
@@ -1175,6 +1655,83 @@ fn sieve_segments<E>(
     Ok(())
 }
 
+/// The first odd multiple of the odd number p that is at least `from`, if below 2**64.
+fn first_odd_multiple(p: u64, from: u64) -> Option<u64> {
+    let multiple = from.div_ceil(p).checked_mul(p)?;
+    if multiple % 2 == 0 {
+        multiple.checked_add(p)
+    } else {
+        Some(multiple)
+    }
+}
+
+/// The base primes above the cache limit, for segments beyond cache_limit**2 (n > 2**48).
+///
+/// There are too many to keep (203 million below 2**32), so each segment finds them again,
+/// a block at a time, by sieving with the cached primes, and crosses off their multiples
+/// with one division each. That is slow, thousands of times slower per segment than the
+/// cached path, but the memory stays bounded, and `keep_going` runs after every block.
+struct UncachedPrimes<'a> {
+    /// Every odd prime up to cache_limit, in order.
+    small_primes: &'a [u32],
+    cache_limit: u64,
+    /// Scratch flags for one block of candidates, SEGMENT_ODDS long.
+    flags: &'a mut [u8],
+}
+
+impl UncachedPrimes<'_> {
+    /// Cross off, in `segment` (flags for the odd numbers low, low + 2, ...), the multiples
+    /// of every prime p with cache_limit < p <= isqrt(last number of the segment).
+    fn cross_off<E>(
+        self,
+        segment: &mut [u8],
+        low: u64,
+        keep_going: &mut dyn FnMut() -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(last) = segment.len().checked_sub(1) else {
+            return Ok(());
+        };
+        let high = low + 2 * last as u64; // the segment's last number: no overflow
+        let top = isqrt(high); // below 2**32
+        let mut start = (self.cache_limit + 1) | 1; // the first odd number above the cache
+        while start <= top {
+            let len = self.flags.len().min(((top - start) / 2) as usize + 1);
+            let block = &mut self.flags[..len];
+            let block_high = start + 2 * (len as u64 - 1); // <= top < 2**32
+            block.fill(1);
+            // Sieve the block with the cached primes: cache_limit**2 >= top covers it.
+            for &p in self.small_primes {
+                let p = u64::from(p);
+                if p * p > block_high {
+                    break;
+                }
+                // p * p <= block_high < 2**32: nothing here can overflow.
+                let first = first_odd_multiple(p, start.max(p * p)).unwrap_or(u64::MAX);
+                let mut i = ((first - start) / 2) as usize; // first >= start
+                while i < len {
+                    block[i] = 0;
+                    i += p as usize;
+                }
+            }
+            // Each candidate left is a prime q; cross off its odd multiples from q*q on.
+            for (i, _) in block.iter().enumerate().filter(|(_, &flag)| flag != 0) {
+                let q = start + 2 * i as u64;
+                let Some(first) = first_odd_multiple(q, low.max(q * q)) else {
+                    continue; // no multiple below 2**64
+                };
+                let mut j = ((first - low) / 2) as usize; // first >= low
+                while j < segment.len() {
+                    segment[j] = 0;
+                    j += q as usize;
+                }
+            }
+            keep_going()?;
+            start = block_high + 2;
+        }
+        Ok(())
+    }
+}
+
 /// The number of primes up to n.
 fn prime_count<E>(n: u64, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Result<u64, E> {
     let mut count = u64::from(n >= 2);
@@ -1187,35 +1744,97 @@ fn prime_count<E>(n: u64, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Resu
     Ok(count)
 }
 
-/// Call from long work that runs without the GIL: every 50 ms it briefly re-attaches to
-/// run Python's signal handlers, so Ctrl-C raises KeyboardInterrupt promptly.
-fn interruptible() -> impl FnMut() -> PyResult<()> {
+/// The thread ident of Python's main thread once looked up (0 until then; idents are never
+/// 0): the lookup costs ~0.5 µs, more than `count_primes(10)` itself.
+static MAIN_THREAD_IDENT: AtomicU64 = AtomicU64::new(0);
+
+/// Run in a forked child: the thread that forked is the child's main thread, so look again.
+#[cfg(unix)]
+extern "C" fn forget_main_thread() {
+    MAIN_THREAD_IDENT.store(0, Ordering::Relaxed);
+}
+
+/// Whether this is Python's main thread, the only one whose signal handlers run (Ctrl-C).
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    // SAFETY: PyThread_get_thread_ident only reads the calling thread's identity.
+    #[allow(clippy::useless_conversion)] // its c_ulong is 64 bits here, 32 on Windows
+    let current = u64::from(unsafe { ffi::PyThread_get_thread_ident() });
+    let known = MAIN_THREAD_IDENT.load(Ordering::Relaxed);
+    if known != 0 {
+        return Ok(known == current);
+    }
+    // Only if `threading` is loaded: importing it here would be a side effect (it even
+    // changes how later allocations fall in memory). Without it, threads can only have been
+    // started through `_thread`, rarely done directly; such a thread taken for the main one
+    // merely re-attaches every 50 ms, as every thread did before.
+    let modules = py
+        .import(intern!(py, "sys"))?
+        .getattr(intern!(py, "modules"))?;
+    let Ok(threading) = modules.get_item(intern!(py, "threading")) else {
+        return Ok(true);
+    };
+    let main: u64 = threading
+        .call_method0(intern!(py, "main_thread"))?
+        .getattr(intern!(py, "ident"))?
+        .extract()?;
+    #[cfg(unix)]
+    {
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe, as a
+        // handler run in a forked child must be.
+        REGISTER.call_once(|| unsafe {
+            libc::pthread_atfork(None, None, Some(forget_main_thread));
+        });
+    }
+    MAIN_THREAD_IDENT.store(main, Ordering::Relaxed);
+    Ok(main == current)
+}
+
+/// A `keep_going` check for long work that runs detached from Python (without the GIL), to
+/// be created while still attached: on Python's main thread it re-attaches now and then to
+/// run the signal handlers, so that Ctrl-C raises KeyboardInterrupt promptly.
+///
+/// On any other thread it never re-attaches: only the main thread handles signals, so there
+/// is nothing to check, and attaching would make the work wait whenever another thread holds
+/// the GIL. On the main thread it checks after 50 ms of work, counted from when the previous
+/// attach returned, or after four times as long as that attach had to wait for the GIL if
+/// that is longer: so waiting for a GIL that another thread keeps busy costs at most a fifth
+/// of the run, and Ctrl-C still answers within a fraction of a second when nobody does.
+fn interruptible(py: Python<'_>) -> PyResult<impl FnMut() -> PyResult<()> + Send> {
+    let main = on_main_thread(py)?;
     let mut last_check = Instant::now();
-    move || {
-        if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
+    let mut interval = SIGNAL_CHECK_INTERVAL;
+    Ok(move || {
+        if !main || last_check.elapsed() < interval {
             return Ok(());
         }
+        let asked = Instant::now();
+        let checked = Python::attach(|py| py.check_signals());
         last_check = Instant::now();
-        Python::attach(|py| py.check_signals())
-    }
+        interval = SIGNAL_CHECK_INTERVAL.max(last_check.duration_since(asked) * 4);
+        checked
+    })
 }
 
 /// Count the primes up to n (inclusive) with the same sieve, without building a list.
 ///
-/// Memory stays small whatever n is; the GIL is released for the whole count, so several
-/// threads counting at once run in parallel. Ctrl-C stops it within a fraction of a second.
+/// Memory is bounded whatever n is: about 8 MiB at most (the base primes below 2**24, which
+/// cover every n up to 2**48; 0.6 MiB for n = 10**12), never a list. The GIL is released for
+/// the whole count, so threads counting at once run in parallel and other Python threads keep
+/// running; on the main thread Ctrl-C stops it within a fraction of a second. Above 2**48 the
+/// larger base primes are found again for every segment, so a count there is very slow (a
+/// count that large would take years anyway) but still stays within that memory.
 #[pyfunction]
 #[pyo3(signature = (n, /))]
 fn count_primes(py: Python<'_>, n: u64) -> PyResult<u64> {
-    py.detach(|| prime_count(n, &mut interruptible()))
+    let mut keep_going = interruptible(py)?;
+    py.detach(|| prime_count(n, &mut keep_going))
 }
 
 // ----- Exercise 4 begin: sieve_of_eratosthenes -----
 // The tuned sieve as a Python list. `python3 scripts/dev.py start 4` takes out everything
 // down to the end marker (count_primes above keeps the sieve itself) for you to write the
 // guide's simple version instead; `python3 scripts/dev.py solution 4` puts it back.
-
-use pyo3::exceptions::{PyMemoryError, PySystemError};
 
 /// An upper bound on the number of primes up to n (Rosser & Schoenfeld; Dusart for large n).
 fn prime_count_upper_bound(n: u64) -> u64 {
@@ -1288,7 +1907,8 @@ fn int_list(
 ) -> PyResult<Bound<'_, PyList>> {
     const CHECK_EVERY: usize = 1 << 20;
     let size = isize::try_from(len).map_err(|_| PyMemoryError::new_err("list too long"))?;
-    // SAFETY: we hold the GIL. PyList_New returns a new list of `len` NULL slots (or NULL on
+    // SAFETY: the thread is attached, and the list is new: no other thread can see it, with
+    // or without a GIL, until we return it. PyList_New returns `len` NULL slots (or NULL on
     // error), owned by `list` from then on, so it is freed on every early return below; a
     // list with NULL slots left is valid to free. PyList_SetItem steals the new int (and
     // frees it itself if it fails), and each index is < len. The list reaches Python only
@@ -1315,7 +1935,7 @@ fn int_list(
             Ok(())
         })?;
         if filled < len {
-            return Err(PySystemError::new_err(
+            return Err(pyo3::exceptions::PySystemError::new_err(
                 "int_list: fewer values than promised",
             ));
         }
@@ -1350,7 +1970,8 @@ fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> 
         .ok_or_else(|| {
             PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
         })?;
-    let primes = py.detach(|| PrimeBits::sieve(n, bits, &mut interruptible()))?;
+    let mut keep_going = interruptible(py)?;
+    let primes = py.detach(|| PrimeBits::sieve(n, bits, &mut keep_going))?;
     int_list(py, primes.count(n), primes.primes(n))
 }
 // ----- Exercise 4 end: sieve_of_eratosthenes -----
@@ -1362,7 +1983,13 @@ fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> 
 /// Functions: fibonacci, count_unique_words, is_palindrome, sum_list, filter_positive,
 /// word_frequencies, safe_divide, safe_parse_int, factorial, sieve_of_eratosthenes,
 /// count_primes. Classes: MovingAverage, Counter, RingBuffer.
-#[pymodule]
+// gil_used = false (PyO3's default since 0.28, written out because it is a decision): on a
+// free-threaded CPython (3.14t) importing this module leaves the GIL off. That is sound
+// because the classes keep their state behind a Mutex or an atomic (frozen, Sync), no code
+// reads a list through a borrowed pointer without a GIL (see `list_item_at`), and every
+// `unsafe` block's SAFETY comment holds without a GIL. The abi3 wheel never runs there
+// (free-threaded CPython cannot load abi3 modules); this is for a `cp314t` build.
+#[pymodule(gil_used = false)]
 fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // One line per function and class, exactly as the guide writes them. Each class is
     // declared with `module = "rust_demo"`, which is what lets pickle find it again.
@@ -1473,6 +2100,44 @@ mod tests {
     }
 
     #[test]
+    fn uncached_base_primes_sieve_correctly() {
+        // With only the primes up to 16 (or 32) cached, every larger base prime goes through
+        // the path that n > 2**48 takes: found again for each segment.
+        for (cache_limit, n) in [
+            (16, 65_536),
+            (18, 3 * SEGMENT_ODDS as u64 + 7),
+            (32, 1 << 20),
+        ] {
+            let mut primes = vec![2];
+            sieve_segments_caching(n, cache_limit, &mut no_interrupt(), &mut |low, flags| {
+                primes.extend(
+                    (0..flags.len())
+                        .filter(|&i| flags[i] != 0)
+                        .map(|i| low + 2 * i as u64),
+                );
+            })
+            .unwrap();
+            let expected = PrimeBits::sieve(n, Vec::new(), &mut no_interrupt()).unwrap();
+            assert_eq!(primes, expected.primes(n).collect::<Vec<_>>(), "n = {n}");
+        }
+        assert_eq!(
+            naive_primes(65_536).len(),
+            prime_count(65_536, &mut no_interrupt()).unwrap() as usize
+        );
+    }
+
+    #[test]
+    fn first_odd_multiple_stays_below_2_to_the_64() {
+        assert_eq!(first_odd_multiple(3, 10), Some(15));
+        assert_eq!(first_odd_multiple(3, 9), Some(9));
+        assert_eq!(first_odd_multiple(5, 1), Some(5));
+        assert_eq!(first_odd_multiple(4_294_967_291, u64::MAX), None);
+        let near_top = u64::MAX - 100;
+        let m = first_odd_multiple(7, near_top).unwrap();
+        assert!(m >= near_top && m % 7 == 0 && m % 2 == 1);
+    }
+
+    #[test]
     fn sieve_stops_when_asked() {
         let mut segments = 0;
         let mut stop_after_two = || {
@@ -1503,10 +2168,13 @@ mod tests {
     fn unique_words_strip_punctuation_and_split_like_python() {
         assert_eq!(
             count_unique_lowered_words(&cps("hello, world! hello world -- ...")),
-            2
+            Ok(2)
         );
-        assert_eq!(count_unique_lowered_words(&cps("a\u{1c}b\u{3000}c a")), 3);
-        assert_eq!(count_unique_lowered_words(&cps("")), 0);
+        assert_eq!(
+            count_unique_lowered_words(&cps("a\u{1c}b\u{3000}c a")),
+            Ok(3)
+        );
+        assert_eq!(count_unique_lowered_words(&cps("")), Ok(0));
     }
 
     #[test]
@@ -1541,6 +2209,71 @@ mod tests {
         assert_eq!(sum.total(), big);
     }
 
+    /// The exact sum of floats, as an integer multiple of 2**-1074 (for checking only).
+    fn exact(values: &[f64]) -> i128 {
+        // Only for values between 2**-60 and 2**60 with few bits: fits in i128 after scaling.
+        values.iter().map(|v| (v * 2f64.powi(60)) as i128).sum()
+    }
+
+    #[test]
+    fn exact_sum_of_survives_any_order() {
+        let m = f64::MAX;
+        // Pushed one by one, 1e308 + 1e308 overflows; the fixed-point sum does not.
+        let sum = ExactSum::of([1e308, 1e308, -1e308, 5.0]).unwrap();
+        assert_eq!(sum.total(), 1e308 + 5.0);
+        assert_eq!(ExactSum::of([m, m, -m]).unwrap().total(), m);
+        assert_eq!(ExactSum::of([-m, -m, m, 0.5]).unwrap().total(), -m);
+        assert!(ExactSum::of([m, m]).is_none(), "2 * MAX is out of range");
+        assert!(ExactSum::of([]).unwrap().partials.is_empty());
+        let tiny = f64::from_bits(1); // 2**-1074, the smallest subnormal
+        assert_eq!(ExactSum::of([tiny, tiny, -tiny]).unwrap().total(), tiny);
+        assert_eq!(ExactSum::of([1e300, 1.0, -1e300]).unwrap().total(), 1.0);
+        for values in [&[0.1, 0.2, 0.3][..], &[1.5, -2.25, 1e-3, 7.0]] {
+            let mut one_by_one = ExactSum::default();
+            for &v in values {
+                assert!(one_by_one.add_all(&[v]));
+            }
+            let of = ExactSum::of(values.iter().copied()).unwrap();
+            assert_eq!(of.total(), one_by_one.total());
+            assert_eq!(exact(&of.partials), exact(&one_by_one.partials));
+        }
+        // The pieces are valid partials: adding to them keeps working.
+        let mut sum = ExactSum::of([m, -m / 2.0]).unwrap();
+        assert!(sum.add_all(&[-m / 2.0, 3.0]));
+        assert_eq!(sum.total(), 3.0);
+        assert_eq!(pow2(-1074), tiny);
+        assert_eq!(pow2(1023), 2f64.powi(1023));
+        assert_eq!(pow2(-1022), f64::MIN_POSITIVE);
+    }
+
+    #[test]
+    fn window_restores_what_push_accepted() {
+        let mut window = Window::new(4);
+        for value in [-1e308, 1e308, 1e308, -1e308, 5.0] {
+            window.push(value).unwrap();
+        }
+        let values = window.values.iter().map(|&v| Ok::<_, ()>(v));
+        let restored = Window::restore(4, values).unwrap();
+        assert_eq!(restored.values, window.values);
+        assert_eq!(restored.average(), window.average());
+        // Longer input keeps the newest values, like deque(maxlen=...).
+        let restored = Window::restore(2, [1.0, 2.0, 3.0].map(Ok::<_, ()>)).unwrap();
+        assert_eq!(restored.values, [2.0, 3.0]);
+        assert_eq!(restored.average(), 2.5);
+        assert!(matches!(
+            Window::restore(2, [f64::NAN].map(Ok::<_, ()>)),
+            Err(RestoreError::Window(WindowError::NotFinite))
+        ));
+        assert!(matches!(
+            Window::restore(2, [f64::MAX, f64::MAX].map(Ok::<_, ()>)),
+            Err(RestoreError::Window(WindowError::SumOverflow))
+        ));
+        assert!(matches!(
+            Window::restore(2, [Ok(1.0), Err("bad item")]),
+            Err(RestoreError::Item("bad item"))
+        ));
+    }
+
     #[test]
     fn window_slides_and_refuses_bad_values() {
         let mut window = Window::new(3);
@@ -1555,10 +2288,10 @@ mod tests {
     #[test]
     fn ring_evicts_oldest_and_indexes_from_both_ends() {
         let mut ring = Ring::new(3);
-        assert_eq!(ring.push(1), None);
-        ring.push(2);
-        ring.push(3);
-        assert_eq!(ring.push(4), Some(1));
+        assert_eq!(ring.push(1), Ok(None));
+        assert_eq!(ring.push(2), Ok(None));
+        assert_eq!(ring.push(3), Ok(None));
+        assert_eq!(ring.push(4), Ok(Some(1)));
         assert_eq!(ring.get(0), Some(&2));
         assert_eq!(ring.get(-1), Some(&4));
         assert_eq!(ring.get(-3), Some(&2));
@@ -1568,14 +2301,5 @@ mod tests {
         assert_eq!(ring.pop(), Some(2));
         assert_eq!(ring.take_all(), [3, 4]);
         assert_eq!(ring.pop(), None);
-    }
-
-    #[test]
-    fn push_all_keeps_the_newest_and_hands_back_the_evicted() {
-        let mut ring = Ring::new(2);
-        let mut evicted = Vec::new();
-        ring.push_all([1, 2, 3, 4, 5], &mut evicted);
-        assert_eq!(evicted, [1, 2, 3]);
-        assert_eq!(ring.take_all(), [4, 5]);
     }
 }

@@ -55,6 +55,7 @@ REPO_FILES = [
     "Cargo.lock",
     "pyproject.toml",
     "lib.rs",
+    "build.rs",
     "rust_demo.pyi",
     "README.md",
     "LICENSE",

@@ -5,6 +5,7 @@ import copy
 import gc
 import pickle
 import statistics
+import sys
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -359,15 +360,36 @@ def test_extend_sees_the_list_grow_while_it_runs():
     assert run(rust_demo.RingBuffer(2)) == run(collections.deque(maxlen=2)) == expected
 
 
-def test_extend_evicted_item_del_may_use_the_buffer():
-    rb = rust_demo.RingBuffer(1)
+# What the __del__ of an evicted item does, on the buffer or on the list being read.
+DEL_HOOKS = {
+    "clears the buffer": lambda target, add, source: target.clear(),
+    "adds to the buffer": lambda target, add, source: add("added by __del__"),
+    "extends the buffer": lambda target, add, source: target.extend(["e1", "e2"]),
+    "replaces a list item": lambda target, add, source: source.__setitem__(1, "Z"),
+    "clears the list": lambda target, add, source: source.clear(),
+    "reads the buffer": lambda target, add, source: source.append(tuple(target)),
+}
 
-    class Reentrant:
-        def __del__(self):
-            rb.push("from __del__")  # runs after the batch, with the lock released
 
-    rb.extend([Reentrant(), "a", "b"])
-    assert list(rb) == ["from __del__"]
+@pytest.mark.parametrize("hook", DEL_HOOKS.values(), ids=DEL_HOOKS.keys())
+def test_extend_runs_an_evicted_items_del_right_after_its_eviction(hook):
+    # The buffer holds the only reference to X, so X is freed when "a" evicts it: its
+    # __del__ runs right then, before "b" is read, as with deque.extend.
+    def run(target, add):
+        source = ["a", "b", "c", "d"]
+
+        class X:
+            def __del__(self):
+                hook(target, add, source)
+
+        add(X())
+        add("Y")
+        target.extend(source)
+        return list(target), source
+
+    rb = rust_demo.RingBuffer(2)
+    model: collections.deque[object] = collections.deque(maxlen=2)
+    assert run(rb, rb.push) == run(model, model.append)
 
 
 def test_extend_leaks_no_reference():
@@ -511,3 +533,73 @@ def test_iterating_while_another_thread_pushes():
     finally:
         stop.set()
         thread.join()
+
+
+# --- every reachable state survives copy and pickle -------------------------------------
+
+BIG = sys.float_info.max
+# Values that overflow a naive replay of the window, mixed with ordinary and tiny ones.
+edge_values = st.sampled_from(
+    [1e308, -1e308, BIG, -BIG, BIG / 2, 5.0, 0.1, -3.5, 5e-324, -5e-324, 1e300]
+) | st.floats(allow_nan=False, allow_infinity=False)
+CLONERS = [
+    copy.copy,
+    copy.deepcopy,
+    *[lambda o, p=p: pickle.loads(pickle.dumps(o, protocol=p)) for p in range(6)],
+]
+
+
+def outcome(call, *args):
+    try:
+        return call(*args)
+    except (OverflowError, ValueError) as err:
+        return type(err)
+
+
+@given(
+    st.integers(1, 5),
+    st.lists(edge_values, max_size=25),
+    st.sampled_from(CLONERS),
+    st.lists(edge_values, max_size=4),
+)
+def test_every_moving_average_state_round_trips(size, stream, clone, more):
+    ma = rust_demo.MovingAverage(size)
+    for value in stream:
+        outcome(ma.add, value)  # refused values leave the state as it was
+    twin = clone(ma)
+    assert (twin.count(), twin.average(), repr(twin)) == (ma.count(), ma.average(), repr(ma))
+    for value in more:
+        assert outcome(twin.add, value) == outcome(ma.add, value)
+
+
+class Nested:
+    """An object holding a RingBuffer: pickling and copying must follow it."""
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+    def __eq__(self, other):
+        return isinstance(other, Nested) and list(self.buffer) == list(other.buffer)
+
+
+@given(
+    st.integers(1, 4),
+    st.lists(st.integers() | st.text(max_size=3) | st.none() | st.just("nested"), max_size=8),
+    st.sampled_from(CLONERS),
+)
+def test_every_ring_buffer_state_round_trips(capacity, items, clone):
+    rb = rust_demo.RingBuffer(capacity)
+    for item in items:
+        if item == "nested":
+            inner = rust_demo.RingBuffer(2)
+            inner.push(rb)  # a cycle back to the outer buffer
+            rb.push(Nested(inner))
+        else:
+            rb.push(item)
+    twin = clone(rb)
+    assert twin.capacity == rb.capacity and len(twin) == len(rb)
+    for mine, theirs in zip(rb, twin):
+        if isinstance(mine, Nested):
+            assert theirs.buffer[0] is (rb if clone is copy.copy else twin)
+        else:
+            assert mine == theirs

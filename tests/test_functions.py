@@ -1,5 +1,7 @@
 """Functions: every one against a plain-Python reference, and every error the guide names."""
 
+from __future__ import annotations
+
 import collections
 import string
 
@@ -303,3 +305,174 @@ def test_factorial_too_large(n):
 def test_factorial_negative():
     with pytest.raises(OverflowError):
         rust_demo.factorial(-1)
+
+
+# --- subclasses and hooks that change the container mid-call ----------------------------
+#
+# The reference is always the plain Python loop over a fresh, identical container: exact
+# lists may take a fast path, but every answer must be the one `for x in container` gives.
+
+
+class IntSubclass(int):
+    pass
+
+
+class ListSubclass(list):
+    pass
+
+
+class ReversedList(list):
+    def __iter__(self):
+        return reversed(self)
+
+
+class PaddedTuple(tuple):
+    def __iter__(self):
+        yield from tuple.__iter__(self)
+        yield 1
+
+
+class Mutating:
+    """An int-like whose conversion changes the list it sits in (once)."""
+
+    def __init__(self, value, action, target):
+        self.value, self.action, self.target, self.done = value, action, target, False
+
+    def __index__(self):
+        if not self.done and self.target is not None:
+            self.done = True
+            if self.action == "append":
+                self.target.append(7)
+            elif self.action == "pop" and self.target:
+                self.target.pop()
+            elif self.action == "clear":
+                self.target.clear()
+            elif self.action == "insert":
+                self.target.insert(0, 5)
+        return self.value
+
+
+CONTAINERS = ["list", "tuple", "ListSubclass", "ReversedList", "PaddedTuple", "iterator"]
+int_items = st.lists(
+    st.tuples(
+        st.sampled_from(["int", "IntSubclass", "append", "pop", "clear", "insert"]),
+        st.integers(-(2**40), 2**40),
+    ),
+    max_size=12,
+)
+
+
+def build_int_container(kind, specs):
+    """A fresh container of `kind`; Mutating items act on the list that holds them."""
+    backing: list = []
+    mutable = kind in ("list", "ListSubclass", "ReversedList", "iterator")
+    if kind == "ListSubclass":
+        backing = ListSubclass()
+    elif kind == "ReversedList":
+        backing = ReversedList()
+    for item_kind, value in specs:
+        if item_kind == "int":
+            backing.append(value)
+        elif item_kind == "IntSubclass":
+            backing.append(IntSubclass(value))
+        else:
+            backing.append(Mutating(value, item_kind, backing if mutable else None))
+    if kind == "tuple":
+        return tuple(backing)
+    if kind == "PaddedTuple":
+        return PaddedTuple(backing)
+    if kind == "iterator":
+        return iter(backing)
+    return backing
+
+
+@given(st.sampled_from(CONTAINERS), int_items)
+@example("ListSubclass", [("int", 1), ("int", 2)])
+@example("list", [("int", 1), ("append", 2), ("int", 3)])
+@example("list", [("clear", 1), ("int", 2)])
+def test_int_functions_follow_the_python_loop(kind, specs):
+    import operator
+
+    expected_total, expected_positive = 0, []
+    for item in build_int_container(kind, specs):
+        value = operator.index(item)
+        expected_total += value
+        if value > 0:
+            expected_positive.append(value)
+    assert rust_demo.sum_list(build_int_container(kind, specs)) == expected_total
+    assert rust_demo.filter_positive(build_int_container(kind, specs)) == expected_positive
+
+
+def test_sum_list_honours_an_overridden_iter():
+    class Overridden(list):
+        def __iter__(self):
+            yield 100
+            yield 200
+
+    assert rust_demo.sum_list(Overridden([1, 2])) == sum(Overridden([1, 2])) == 300
+    assert rust_demo.filter_positive(Overridden([1, 2])) == [100, 200]
+
+
+class Lowering(str):
+    """A str whose lower() changes the list being counted (once), or answers oddly."""
+
+    target: list | None = None
+    action = ""
+
+    def lower(self):
+        if self.target is not None and self.action:
+            target, self.target = self.target, None
+            if self.action == "append":
+                target.append("Appended")
+            elif self.action == "pop" and target:
+                target.pop()
+            elif self.action == "clear":
+                target.clear()
+        return "lowered:" + str.lower(self)
+
+
+word_items = st.lists(
+    st.tuples(
+        st.sampled_from(["str", "subclass", "append", "pop", "clear"]),
+        st.sampled_from(["a", "A", "ß", "Σ", "b"]),
+    ),
+    max_size=10,
+)
+
+
+def build_word_container(kind, specs):
+    backing: list = []
+    mutable = kind in ("list", "ListSubclass", "ReversedList", "iterator")
+    if kind == "ListSubclass":
+        backing = ListSubclass()
+    elif kind == "ReversedList":
+        backing = ReversedList()
+    for item_kind, word in specs:
+        if item_kind == "str":
+            backing.append(word)
+        else:
+            lowering = Lowering(word)
+            if item_kind != "subclass" and mutable:
+                lowering.target, lowering.action = backing, item_kind
+            backing.append(lowering)
+    if kind == "tuple":
+        return tuple(backing)
+    if kind == "PaddedTuple":
+        return PaddedTuple(backing)
+    if kind == "iterator":
+        return iter(backing)
+    return backing
+
+
+@given(st.sampled_from(CONTAINERS), word_items)
+@example("list", [("append", "a"), ("str", "b")])
+def test_word_frequencies_follows_counter(kind, specs):
+    if kind == "PaddedTuple":
+        # The padded item is an int, which word_frequencies must reject.
+        with pytest.raises(TypeError):
+            rust_demo.word_frequencies(build_word_container(kind, specs))
+        return
+    expected = collections.Counter(w.lower() for w in build_word_container(kind, specs))
+    result = rust_demo.word_frequencies(build_word_container(kind, specs))
+    assert result == expected
+    assert list(result) == list(expected)
