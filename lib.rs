@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, TryReserveError, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -1587,19 +1587,36 @@ fn sieve_segments_caching<E>(
     }
     debug_assert!(cache_limit.saturating_mul(cache_limit) >= isqrt(n));
     let base_primes = odd_primes_up_to(isqrt(n).min(cache_limit), keep_going)?;
+    sieve_range(&base_primes, cache_limit, 1, n, keep_going, visit)
+}
+
+/// Sieve the odd numbers from `low` (odd) to `last`, segment by segment, with `base_primes`,
+/// every odd prime up to min(isqrt(last), cache_limit); larger base primes are found again
+/// for each segment (see `UncachedPrimes`). Calls `visit` and `keep_going` as
+/// `sieve_segments` does. A range may start anywhere: the whole sieve is the range from 1.
+fn sieve_range<E>(
+    base_primes: &[u32],
+    cache_limit: u64,
+    mut low: u64,
+    last: u64,
+    keep_going: &mut dyn FnMut() -> Result<(), E>,
+    visit: &mut dyn FnMut(u64, &[u8]),
+) -> Result<(), E> {
+    if low > last {
+        return Ok(());
+    }
     let presieved = base_primes.iter().take_while(|&&p| p <= 13).count();
     let crossing_primes = &base_primes[presieved..];
     // Where each crossing prime in use has its next odd multiple, as an index into the next
-    // segment: carried over from segment to segment, so no prime needs a division. Primes
-    // join in order, once their square (their first multiple left to cross off) is in reach.
+    // segment: carried over from segment to segment, so no prime needs a division after it
+    // joins. Primes join in order, once their square is in reach.
     let mut next_multiple: Vec<u32> = Vec::new();
     let pattern = presieve_pattern();
-    let mut flags = vec![0u8; SEGMENT_ODDS.min((n / 2) as usize + 1)];
+    let mut flags = vec![0u8; SEGMENT_ODDS.min(((last - low) / 2) as usize + 1)];
     // Flags for finding the uncached base primes, allocated once the sieve gets there.
     let mut uncached_flags = Vec::new();
-    let mut low: u64 = 1;
-    while low <= n {
-        let len = flags.len().min(((n - low) / 2) as usize + 1);
+    loop {
+        let len = flags.len().min(((last - low) / 2) as usize + 1);
         let segment = &mut flags[..len];
         let mut offset = ((low / 2) % PATTERN_ODDS as u64) as usize;
         for chunk in segment.chunks_mut(PATTERN_ODDS) {
@@ -1614,8 +1631,16 @@ fn sieve_segments_caching<E>(
             if square > high {
                 break;
             }
-            // low <= square <= high: the square was out of reach of the previous segment.
-            next_multiple.push(((square - low) / 2) as u32);
+            // The first multiple left to cross off is the square, unless the range starts
+            // past it (a range of a threaded count): then one division finds it.
+            let first = if square >= low {
+                Some(square)
+            } else {
+                first_odd_multiple(u64::from(p), low)
+            };
+            // first - low < 2p, so the index fits; with no odd multiple below 2**64 there is
+            // nothing left to cross off, and an index past every segment says so.
+            next_multiple.push(first.map_or(u32::MAX, |first| ((first - low) / 2) as u32));
         }
         for (&p, next) in crossing_primes.iter().zip(&mut next_multiple) {
             let step = p as usize; // odd multiples are 2p apart: p slots of odd numbers
@@ -1624,13 +1649,13 @@ fn sieve_segments_caching<E>(
                 segment[i] = 0;
                 i += step;
             }
-            *next = (i - len) as u32; // less than p, so it fits
+            *next = (i - len) as u32; // less than p, or u32::MAX - len: it fits
         }
         // cache_limit <= 2**32 in use, so its square does not overflow.
         if high / cache_limit >= cache_limit && isqrt(high) > cache_limit {
             uncached_flags.resize(SEGMENT_ODDS, 0);
             let uncached = UncachedPrimes {
-                small_primes: &base_primes,
+                small_primes: base_primes,
                 cache_limit,
                 flags: &mut uncached_flags,
             };
@@ -1648,11 +1673,10 @@ fn sieve_segments_caching<E>(
         visit(low, segment);
         keep_going()?;
         match high.checked_add(2) {
-            Some(next) => low = next,
-            None => break,
+            Some(next) if next <= last => low = next,
+            _ => return Ok(()),
         }
     }
-    Ok(())
 }
 
 /// The first odd multiple of the odd number p that is at least `from`, if below 2**64.
@@ -1735,13 +1759,113 @@ impl UncachedPrimes<'_> {
 /// The number of primes up to n.
 fn prime_count<E>(n: u64, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Result<u64, E> {
     let mut count = u64::from(n >= 2);
-    sieve_segments(n, keep_going, &mut |_, flags| {
-        count += flags
-            .chunks(64)
-            .map(|flags| u64::from(pack_flags(flags).count_ones()))
-            .sum::<u64>();
-    })?;
+    sieve_segments(n, keep_going, &mut |_, flags| count += odd_primes_in(flags))?;
     Ok(count)
+}
+
+/// Odd numbers per block of a threaded count: 64 segments, a few milliseconds of work, so
+/// that a thread on a slower core (a busy VM) simply takes fewer blocks.
+const BLOCK_ODDS: u64 = 64 * SEGMENT_ODDS as u64;
+
+/// `count_primes` takes at most this many threads.
+const MAX_THREADS: usize = 1024;
+
+/// The number of primes up to n, counted by up to `threads` threads, this one included,
+/// that take blocks of segments in turn. Only this thread calls `keep_going` (it alone may
+/// talk to Python); when that fails, the others stop after their current segment.
+///
+/// Memory: the base primes once, plus a segment and the next-multiple table per thread.
+fn prime_count_threaded<E>(
+    n: u64,
+    threads: usize,
+    keep_going: &mut dyn FnMut() -> Result<(), E>,
+) -> Result<u64, E> {
+    let blocks = (n / 2 + n % 2).div_ceil(BLOCK_ODDS); // the odd numbers up to n, in blocks
+    let threads = usize::try_from(blocks).map_or(threads, |blocks| threads.min(blocks));
+    let helpers = threads.saturating_sub(1);
+    if helpers == 0 {
+        return prime_count(n, keep_going);
+    }
+    let blocks = Blocks {
+        n,
+        count: blocks,
+        next: AtomicU64::new(0),
+        base_primes: odd_primes_up_to(isqrt(n).min(CACHED_BASE_PRIMES_LIMIT), keep_going)?,
+    };
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // A thread the OS will not start is no error: the others take its blocks.
+        let started: Vec<_> = (0..helpers)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, || {
+                        blocks.claim_and_count(&mut || {
+                            if stop.load(Ordering::Relaxed) {
+                                Err(())
+                            } else {
+                                Ok(())
+                            }
+                        })
+                    })
+                    .ok()
+            })
+            .collect();
+        let mine = blocks.claim_and_count(&mut || {
+            keep_going().inspect_err(|_| stop.store(true, Ordering::Relaxed))
+        });
+        let mut total = u64::from(n >= 2);
+        for helper in started {
+            match helper.join() {
+                Ok(Ok(count)) => total += count,
+                Ok(Err(())) => {} // stopped because `mine` failed
+                // A helper panicking would be a bug in the sieve: pass it on as it was.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        mine.map(|count| total + count)
+    })
+}
+
+/// The blocks of a threaded count, which its threads claim in turn.
+struct Blocks {
+    n: u64,
+    count: u64,
+    /// The next block nobody has claimed yet.
+    next: AtomicU64,
+    /// Every odd prime up to min(isqrt(n), CACHED_BASE_PRIMES_LIMIT), shared by the threads.
+    base_primes: Vec<u32>,
+}
+
+impl Blocks {
+    /// Claim blocks until none is left, and count the odd primes in them.
+    fn claim_and_count<E>(&self, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Result<u64, E> {
+        let mut count = 0;
+        loop {
+            let block = self.next.fetch_add(1, Ordering::Relaxed);
+            if block >= self.count {
+                return Ok(count);
+            }
+            // block * BLOCK_ODDS is below the number of odd numbers up to n: no overflow.
+            let low = 1 + 2 * block * BLOCK_ODDS;
+            let last = low.saturating_add(2 * (BLOCK_ODDS - 1)).min(self.n);
+            sieve_range(
+                &self.base_primes,
+                CACHED_BASE_PRIMES_LIMIT,
+                low,
+                last,
+                keep_going,
+                &mut |_, flags| count += odd_primes_in(flags),
+            )?;
+        }
+    }
+}
+
+/// How many flags of a segment are set (each 0 or 1): its odd primes.
+fn odd_primes_in(flags: &[u8]) -> u64 {
+    flags
+        .chunks(64)
+        .map(|flags| u64::from(pack_flags(flags).count_ones()))
+        .sum()
 }
 
 /// The thread ident of Python's main thread once looked up (0 until then; idents are never
@@ -1824,11 +1948,26 @@ fn interruptible(py: Python<'_>) -> PyResult<impl FnMut() -> PyResult<()> + Send
 /// running; on the main thread Ctrl-C stops it within a fraction of a second. Above 2**48 the
 /// larger base primes are found again for every segment, so a count there is very slow (a
 /// count that large would take years anyway) but still stays within that memory.
+///
+/// `threads` splits the count over that many OS threads inside this one call (default: one
+/// per core, `os.cpu_count()` as this process may use them; 1 counts on the calling thread
+/// alone). The result is the same for every thread count.
 #[pyfunction]
-#[pyo3(signature = (n, /))]
-fn count_primes(py: Python<'_>, n: u64) -> PyResult<u64> {
+#[pyo3(signature = (n, /, threads = None))]
+fn count_primes(py: Python<'_>, n: u64, threads: Option<i64>) -> PyResult<u64> {
+    let threads = match threads {
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        Some(threads) => usize::try_from(threads)
+            .ok()
+            .filter(|threads| (1..=MAX_THREADS).contains(threads))
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "threads must be between 1 and {MAX_THREADS}, got {threads}"
+                ))
+            })?,
+    };
     let mut keep_going = interruptible(py)?;
-    py.detach(|| prime_count(n, &mut keep_going))
+    py.detach(|| prime_count_threaded(n, threads, &mut keep_going))
 }
 
 // ----- Exercise 4 begin: sieve_of_eratosthenes -----
@@ -2073,6 +2212,48 @@ mod tests {
             assert_eq!(pack_flags(&flags), expected, "len = {len}");
         }
         assert_eq!(pack_flags(&[1; 64]), u64::MAX);
+    }
+
+    #[test]
+    fn threaded_counts_match_across_block_edges() {
+        let block = 2 * BLOCK_ODDS;
+        for n in [
+            0,
+            1,
+            2,
+            3,
+            block - 1,
+            block,
+            block + 1,
+            3 * block + 7,
+            5 * block - 2,
+        ] {
+            let expected = prime_count(n, &mut no_interrupt()).unwrap();
+            for threads in 0..=8 {
+                let counted = prime_count_threaded(n, threads, &mut no_interrupt()).unwrap();
+                assert_eq!(counted, expected, "n = {n}, threads = {threads}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_threaded_count_stops_when_asked() {
+        // Its base primes take one segment, so the stop comes inside the threaded part.
+        let n = 40 * 2 * BLOCK_ODDS;
+        let mut checks = 0;
+        let mut stop_after_three = || {
+            checks += 1;
+            if checks == 3 {
+                Err("stop")
+            } else {
+                Ok(())
+            }
+        };
+        assert_eq!(
+            prime_count_threaded(n, 4, &mut stop_after_three),
+            Err("stop")
+        );
+        assert_eq!(checks, 3);
     }
 
     #[test]

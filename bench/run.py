@@ -35,7 +35,7 @@ import rust_demo
 
 # The plain-Python peers are demo.py's, so the demo and this table time the same code.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from demo import py_fibonacci, py_sieve, thread_scaling
+from demo import count_on_one_thread, py_fibonacci, py_sieve, thread_scaling
 
 try:
     import numpy as np
@@ -282,7 +282,7 @@ def bench_batching(size: int, repeat: int) -> Row:
 def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
     threads = 2
     # Many short rounds (~5 s for Rust): demo.thread_scaling alternates the two sides.
-    one, many = thread_scaling(rust_demo.count_primes, n, threads, 30 * repeat)
+    one, many = thread_scaling(count_on_one_thread, n, threads, 30 * repeat)
     py_one, py_many = thread_scaling(lambda size: len(py_sieve(size)), py_n, threads, 3 * repeat)
     result = row(
         f"count_primes({n:,}) on {threads} threads vs 1 (throughput)",
@@ -291,6 +291,16 @@ def bench_parallel(n: int, py_n: int, repeat: int) -> Row:
     )
     result["python_threads_speedup"] = py_one / py_many
     return result
+
+
+def bench_threads_in_one_call(n: int, repeat: int) -> Row:
+    threads = 2
+    assert rust_demo.count_primes(n, threads=threads) == rust_demo.count_primes(n, threads=1)
+    funcs = {
+        RUST: lambda: rust_demo.count_primes(n, threads=threads),
+        "same call, threads=1": lambda: rust_demo.count_primes(n, threads=1),
+    }
+    return row(f"count_primes({n:,}, threads={threads}), one call", best(funcs, repeat), ">=1.8x")
 
 
 def run_all(quick: bool) -> list[Row]:
@@ -308,6 +318,7 @@ def run_all(quick: bool) -> list[Row]:
         bench_ring_buffer(100_000 // scale, repeat),
         bench_batching(1_000, repeat),
         bench_parallel(30_000_000 // scale, 1_000_000 // scale, repeat),
+        bench_threads_in_one_call(10**10 // scale**3, 1 if quick else 3),
     ]
     small, large = rows[6], rows[7]
     large["window_cost_ratio"] = large["rust_s"] / small["rust_s"]

@@ -42,9 +42,10 @@ def test_bench_quick_runs_and_writes_json_and_plot(tmp_path):
         "RingBuffer.extend",
         "scattered ints",
         "count_primes",
+        "threads=2), one call",
     ):
         assert workload in result.stdout
     data = json.loads(out_json.read_text())
-    assert len(data["rows"]) == 11
+    assert len(data["rows"]) == 12
     assert all(r["rust_s"] > 0 and r["ratios"] for r in data["rows"])
     assert out_png.read_bytes().startswith(b"\x89PNG")

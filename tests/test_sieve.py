@@ -1,11 +1,12 @@
 """sieve_of_eratosthenes and count_primes: correctness, GIL release, Ctrl-C, memory."""
 
 import _thread
+import functools
 import threading
 import time
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_guide import python_sieve
 
@@ -38,6 +39,30 @@ def test_count_primes_matches_sieve(n):
     assert rust_demo.count_primes(n) == len(rust_demo.sieve_of_eratosthenes(n))
 
 
+BLOCK = 64 * SEGMENT  # numbers covered by one block of a threaded count
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 6 * BLOCK), st.integers(1, 8))
+@example(BLOCK - 1, 2)
+@example(BLOCK, 2)
+@example(BLOCK + 1, 3)
+@example(5 * BLOCK + 1, 8)
+def test_a_threaded_count_equals_a_one_thread_count(n, threads):
+    assert rust_demo.count_primes(n, threads=threads) == rust_demo.count_primes(n, threads=1)
+
+
+def test_threaded_counts_of_known_sizes():
+    for threads in (1, 2, 3, 8, None):
+        assert rust_demo.count_primes(10**8, threads=threads) == 5_761_455
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1025])
+def test_count_primes_rejects_a_bad_thread_count(threads):
+    with pytest.raises(ValueError, match=r"^threads must be between 1 and 1024, got "):
+        rust_demo.count_primes(10, threads=threads)
+
+
 def test_two_hundred_million():
     primes = rust_demo.sieve_of_eratosthenes(200_000_000)
     assert len(primes) == 11_078_937
@@ -65,9 +90,11 @@ def test_a_result_too_big_for_memory_fails_at_once(n):
 @pytest.mark.parametrize(
     "func, n",
     [
-        (rust_demo.count_primes, 10**12),
+        (functools.partial(rust_demo.count_primes, threads=1), 10**12),
+        (functools.partial(rust_demo.count_primes, threads=4), 10**12),
         (rust_demo.sieve_of_eratosthenes, 4 * 10**9),
     ],
+    ids=["count_primes, 1 thread", "count_primes, 4 threads", "sieve_of_eratosthenes"],
 )
 def test_ctrl_c_interrupts_long_work(func, n):
     timer = threading.Timer(0.3, _thread.interrupt_main)
