@@ -361,7 +361,9 @@ def test_solution_warns_about_a_copy_outside_the_markers(tmp_path):
     env = dict(os.environ)
     assert dev(repo, env, "start", "4").returncode == 0
     source = lib.read_text(encoding="utf-8")
-    lib.write_text(source.replace("#[pymodule]\n", EXERCISE_4 + "\n#[pymodule]\n", 1), "utf-8")
+    pasted = re.sub(r"^#\[pymodule", EXERCISE_4 + "\n#[pymodule", source, count=1, flags=re.M)
+    assert pasted != source
+    lib.write_text(pasted, "utf-8")
     result = dev(repo, env, "solution", "4")
     assert result.returncode == 0
     assert re.search(r"also defines sieve_of_eratosthenes at line \d+", result.stdout)
