@@ -1942,16 +1942,17 @@ fn interruptible(py: Python<'_>) -> PyResult<impl FnMut() -> PyResult<()> + Send
 
 /// Count the primes up to n (inclusive) with the same sieve, without building a list.
 ///
-/// Memory is bounded whatever n is: about 8 MiB at most (the base primes below 2**24, which
-/// cover every n up to 2**48; 0.6 MiB for n = 10**12), never a list. The GIL is released for
+/// Memory is bounded whatever n is: about 8 MiB at most for the base primes below 2**24
+/// (which cover every n up to 2**48; 0.6 MiB for n = 10**12), plus half as much again per
+/// thread for where each base prime's next multiple is, never a list. The GIL is released for
 /// the whole count, so threads counting at once run in parallel and other Python threads keep
 /// running; on the main thread Ctrl-C stops it within a fraction of a second. Above 2**48 the
 /// larger base primes are found again for every segment, so a count there is very slow (a
 /// count that large would take years anyway) but still stays within that memory.
 ///
 /// `threads` splits the count over that many OS threads inside this one call (default: one
-/// per core, `os.cpu_count()` as this process may use them; 1 counts on the calling thread
-/// alone). The result is the same for every thread count.
+/// per core this process may use; 1 counts on the calling thread alone). The result is the
+/// same for every thread count.
 #[pyfunction]
 #[pyo3(signature = (n, /, threads = None))]
 fn count_primes(py: Python<'_>, n: u64, threads: Option<i64>) -> PyResult<u64> {
