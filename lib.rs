@@ -1587,7 +1587,44 @@ fn sieve_segments_caching<E>(
     }
     debug_assert!(cache_limit.saturating_mul(cache_limit) >= isqrt(n));
     let base_primes = odd_primes_up_to(isqrt(n).min(cache_limit), keep_going)?;
-    sieve_range(&base_primes, cache_limit, 1, n, keep_going, visit)
+    let mut scratch = Scratch::default();
+    sieve_range(
+        &base_primes,
+        cache_limit,
+        1,
+        n,
+        &mut scratch,
+        keep_going,
+        visit,
+    )
+}
+
+/// The working memory of one thread's sieve, kept from range to range.
+#[derive(Default)]
+struct Scratch {
+    /// One segment's flags (the first `len` of them in use).
+    flags: Vec<u8>,
+    /// Where each crossing prime in use has its next odd multiple (see `sieve_range`).
+    next_multiple: Vec<u32>,
+    /// Flags for finding the uncached base primes, above 2**48.
+    uncached_flags: Vec<u8>,
+}
+
+impl Scratch {
+    /// All the memory a thread of a threaded count can need, allocated now, or None: then
+    /// that thread is not started, rather than failing (aborting) once running.
+    fn try_for(base_primes: usize, uncached: bool) -> Option<Self> {
+        let mut scratch = Scratch::default();
+        scratch.flags.try_reserve_exact(SEGMENT_ODDS).ok()?;
+        scratch.next_multiple.try_reserve_exact(base_primes).ok()?;
+        if uncached {
+            scratch
+                .uncached_flags
+                .try_reserve_exact(SEGMENT_ODDS)
+                .ok()?;
+        }
+        Some(scratch)
+    }
 }
 
 /// Sieve the odd numbers from `low` (odd) to `last`, segment by segment, with `base_primes`,
@@ -1599,6 +1636,7 @@ fn sieve_range<E>(
     cache_limit: u64,
     mut low: u64,
     last: u64,
+    scratch: &mut Scratch,
     keep_going: &mut dyn FnMut() -> Result<(), E>,
     visit: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<(), E> {
@@ -1610,11 +1648,14 @@ fn sieve_range<E>(
     // Where each crossing prime in use has its next odd multiple, as an index into the next
     // segment: carried over from segment to segment, so no prime needs a division after it
     // joins. Primes join in order, once their square is in reach.
-    let mut next_multiple: Vec<u32> = Vec::new();
+    let Scratch {
+        flags,
+        next_multiple,
+        uncached_flags,
+    } = scratch;
+    next_multiple.clear();
+    flags.resize(SEGMENT_ODDS.min(((last - low) / 2) as usize + 1), 0);
     let pattern = presieve_pattern();
-    let mut flags = vec![0u8; SEGMENT_ODDS.min(((last - low) / 2) as usize + 1)];
-    // Flags for finding the uncached base primes, allocated once the sieve gets there.
-    let mut uncached_flags = Vec::new();
     loop {
         let len = flags.len().min(((last - low) / 2) as usize + 1);
         let segment = &mut flags[..len];
@@ -1642,7 +1683,7 @@ fn sieve_range<E>(
             // nothing left to cross off, and an index past every segment says so.
             next_multiple.push(first.map_or(u32::MAX, |first| ((first - low) / 2) as u32));
         }
-        for (&p, next) in crossing_primes.iter().zip(&mut next_multiple) {
+        for (&p, next) in crossing_primes.iter().zip(next_multiple.iter_mut()) {
             let step = p as usize; // odd multiples are 2p apart: p slots of odd numbers
             let mut i = *next as usize;
             while i < len {
@@ -1657,7 +1698,7 @@ fn sieve_range<E>(
             let uncached = UncachedPrimes {
                 small_primes: base_primes,
                 cache_limit,
-                flags: &mut uncached_flags,
+                flags: uncached_flags,
             };
             uncached.cross_off(segment, low, keep_going)?;
         }
@@ -1792,39 +1833,76 @@ fn prime_count_threaded<E>(
         next: AtomicU64::new(0),
         base_primes: odd_primes_up_to(isqrt(n).min(CACHED_BASE_PRIMES_LIMIT), keep_going)?,
     };
+    // Each thread's memory is had before it starts: one that could not have it would abort
+    // the process, so with too little memory fewer threads run, and with none to spare the
+    // count runs on this thread alone, as with threads=1.
+    let uncached = isqrt(n) > CACHED_BASE_PRIMES_LIMIT;
+    let scratch_for_one = || Scratch::try_for(blocks.base_primes.len(), uncached);
+    let Some(mut mine) = scratch_for_one() else {
+        drop(blocks);
+        return prime_count(n, keep_going);
+    };
     let stop = AtomicBool::new(false);
+    let up = AtomicUsize::new(0); // helpers that have started running
     std::thread::scope(|scope| {
-        // A thread the OS will not start is no error: the others take its blocks.
-        let started: Vec<_> = (0..helpers)
-            .filter_map(|_| {
-                std::thread::Builder::new()
-                    .spawn_scoped(scope, || {
-                        blocks.claim_and_count(&mut || {
-                            if stop.load(Ordering::Relaxed) {
-                                Err(())
-                            } else {
-                                Ok(())
-                            }
-                        })
+        let mut started = Vec::new();
+        for _ in 0..helpers {
+            // A new thread also needs memory that is not ours to ask for (its stack, glibc's
+            // thread-local blocks, which abort the process when they cannot be had): start
+            // one only while a few MiB more are still to be had.
+            if Vec::<u8>::new().try_reserve_exact(THREAD_HEADROOM).is_err() {
+                break;
+            }
+            let Some(mut scratch) = scratch_for_one() else {
+                break;
+            };
+            let (blocks, stop, up) = (&blocks, &stop, &up);
+            let helper = std::thread::Builder::new()
+                .stack_size(HELPER_STACK)
+                .spawn_scoped(scope, move || {
+                    up.fetch_add(1, Ordering::Release);
+                    blocks.claim_and_count(&mut scratch, &mut || {
+                        if stop.load(Ordering::Relaxed) {
+                            Err(())
+                        } else {
+                            Ok(())
+                        }
                     })
-                    .ok()
-            })
-            .collect();
-        let mine = blocks.claim_and_count(&mut || {
+                });
+            // A thread the OS will not start is no error: the others take its blocks.
+            match helper {
+                Ok(helper) => started.push(helper),
+                Err(_) => break,
+            }
+            // Wait until it runs: by then its thread-local blocks are in place, and the
+            // headroom check for the next one sees the memory they took.
+            while up.load(Ordering::Acquire) < started.len() {
+                std::thread::yield_now();
+            }
+        }
+        let counted = blocks.claim_and_count(&mut mine, &mut || {
             keep_going().inspect_err(|_| stop.store(true, Ordering::Relaxed))
         });
         let mut total = u64::from(n >= 2);
         for helper in started {
             match helper.join() {
                 Ok(Ok(count)) => total += count,
-                Ok(Err(())) => {} // stopped because `mine` failed
+                Ok(Err(())) => {} // stopped because `counted` failed
                 // A helper panicking would be a bug in the sieve: pass it on as it was.
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        mine.map(|count| total + count)
+        counted.map(|count| total + count)
     })
 }
+
+/// A helper thread's stack: the sieve needs little, and a small one leaves more of a capped
+/// address space to everything else (Rust's default is 2 MiB).
+const HELPER_STACK: usize = 256 * 1024;
+
+/// The memory that must still be free (allocated and freed at once to check) before another
+/// helper thread starts.
+const THREAD_HEADROOM: usize = 8 << 20;
 
 /// The blocks of a threaded count, which its threads claim in turn.
 struct Blocks {
@@ -1838,7 +1916,11 @@ struct Blocks {
 
 impl Blocks {
     /// Claim blocks until none is left, and count the odd primes in them.
-    fn claim_and_count<E>(&self, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Result<u64, E> {
+    fn claim_and_count<E>(
+        &self,
+        scratch: &mut Scratch,
+        keep_going: &mut dyn FnMut() -> Result<(), E>,
+    ) -> Result<u64, E> {
         let mut count = 0;
         loop {
             let block = self.next.fetch_add(1, Ordering::Relaxed);
@@ -1853,6 +1935,7 @@ impl Blocks {
                 CACHED_BASE_PRIMES_LIMIT,
                 low,
                 last,
+                scratch,
                 keep_going,
                 &mut |_, flags| count += odd_primes_in(flags),
             )?;

@@ -153,6 +153,28 @@ assert results[3:] == ["MemoryError"] * 6, results
 
 
 @pytest.mark.skipif(not LINUX, reason="RLIMIT_AS is Linux-only")
+@pytest.mark.parametrize("threads, extra_mib", [(64, 60), (1024, 60), (1024, 300)])
+def test_a_threaded_count_under_a_memory_cap_starts_fewer_threads_not_an_abort(threads, extra_mib):
+    # Each of these aborted ("failed to register TLS destructor", or a failed allocation in
+    # a helper thread) before helpers had their memory checked and taken before starting.
+    out = run_python(
+        LIMIT_PRELUDE
+        + f"""
+import _thread
+import threading
+import rust_demo
+limit_memory({extra_mib})
+threading.Timer(1.0, _thread.interrupt_main).start()
+try:
+    print(rust_demo.count_primes(10**12, threads={threads}))
+except KeyboardInterrupt:
+    print("stopped")
+"""
+    )
+    assert out.stdout.strip() == "stopped"
+
+
+@pytest.mark.skipif(not LINUX, reason="RLIMIT_AS is Linux-only")
 @pytest.mark.parametrize("n", [10**18, 2**64 - 1])
 def test_count_primes_memory_stays_bounded_for_any_n(n):
     # count_primes(10**18) aborted on a 256 MiB allocation under a limit; 2**64 - 1 grew past
