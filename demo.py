@@ -96,9 +96,10 @@ def show_error(expression: str, call: Callable[[], object]) -> None:
     try:
         result = call()
     except BaseException as err:  # the point is to show what a Pythonista would see
-        if not isinstance(err, Exception) and exercise_note(err) is None:
+        note = exercise_note(err)
+        if note is None and not isinstance(err, Exception):
             raise  # Ctrl-C and friends
-        print(f"{expression} -> {exercise_note(err) or f'{type(err).__name__}: {err}'}")
+        print(f"{expression} -> {note or f'{type(err).__name__}: {err}'}")
     else:
         print(f"{expression} = {result!r} (no error?)")
 

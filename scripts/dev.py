@@ -166,7 +166,7 @@ def check(number: int) -> None:
     ensure_venv(["dev"])
     profile = "release" if exercise.release else "dev"
     step(f"Build the extension ({profile} profile) into {VENV.name}")
-    build = [str(BIN / "maturin"), "develop", *(["--release"] if exercise.release else [])]
+    build = [str(BIN / f"maturin{EXE}"), "develop", *(["--release"] if exercise.release else [])]
     print("$", " ".join(build), flush=True)
     if subprocess.run(build, cwd=ROOT, env=venv_env()).returncode != 0:
         sys.exit(

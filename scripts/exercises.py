@@ -380,8 +380,8 @@ class Report:
         self.failures = 0
 
     def line(self, expectation: str, problem: str | None) -> None:
-        print(f"{expectation}: {problem or 'ok'}", flush=True)
-        self.failures += problem is not None
+        print(f"{expectation}: ", end="")
+        self.result(problem)
 
     def call(self, expectation: str, call: Callable[[], object]) -> tuple[object, str | None]:
         """The call's result, or the description of what it raised."""

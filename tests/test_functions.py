@@ -362,21 +362,17 @@ int_items = st.lists(
 )
 
 
-def build_int_container(kind, specs):
-    """A fresh container of `kind`; Mutating items act on the list that holds them."""
-    backing: list = []
-    mutable = kind in ("list", "ListSubclass", "ReversedList", "iterator")
-    if kind == "ListSubclass":
-        backing = ListSubclass()
-    elif kind == "ReversedList":
-        backing = ReversedList()
-    for item_kind, value in specs:
-        if item_kind == "int":
-            backing.append(value)
-        elif item_kind == "IntSubclass":
-            backing.append(IntSubclass(value))
-        else:
-            backing.append(Mutating(value, item_kind, backing if mutable else None))
+# The kinds whose items live in a list that hooks can change mid-call.
+MUTABLE_KINDS = ("list", "ListSubclass", "ReversedList", "iterator")
+
+
+def empty_backing(kind):
+    """The list (or list subclass) that a container of `kind` is built on."""
+    return {"ListSubclass": ListSubclass, "ReversedList": ReversedList}.get(kind, list)()
+
+
+def container_of(kind, backing):
+    """The container of `kind` over the items of `backing`."""
     if kind == "tuple":
         return tuple(backing)
     if kind == "PaddedTuple":
@@ -384,6 +380,20 @@ def build_int_container(kind, specs):
     if kind == "iterator":
         return iter(backing)
     return backing
+
+
+def build_int_container(kind, specs):
+    """A fresh container of `kind`; Mutating items act on the list that holds them."""
+    backing = empty_backing(kind)
+    mutable = kind in MUTABLE_KINDS
+    for item_kind, value in specs:
+        if item_kind == "int":
+            backing.append(value)
+        elif item_kind == "IntSubclass":
+            backing.append(IntSubclass(value))
+        else:
+            backing.append(Mutating(value, item_kind, backing if mutable else None))
+    return container_of(kind, backing)
 
 
 @given(st.sampled_from(CONTAINERS), int_items)
@@ -441,12 +451,8 @@ word_items = st.lists(
 
 
 def build_word_container(kind, specs):
-    backing: list = []
-    mutable = kind in ("list", "ListSubclass", "ReversedList", "iterator")
-    if kind == "ListSubclass":
-        backing = ListSubclass()
-    elif kind == "ReversedList":
-        backing = ReversedList()
+    backing = empty_backing(kind)
+    mutable = kind in MUTABLE_KINDS
     for item_kind, word in specs:
         if item_kind == "str":
             backing.append(word)
@@ -455,13 +461,7 @@ def build_word_container(kind, specs):
             if item_kind != "subclass" and mutable:
                 lowering.target, lowering.action = backing, item_kind
             backing.append(lowering)
-    if kind == "tuple":
-        return tuple(backing)
-    if kind == "PaddedTuple":
-        return PaddedTuple(backing)
-    if kind == "iterator":
-        return iter(backing)
-    return backing
+    return container_of(kind, backing)
 
 
 @given(st.sampled_from(CONTAINERS), word_items)
