@@ -2201,11 +2201,31 @@ fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> 
 
 // ───────────────────────────── The module ─────────────────────────────
 
+/// How this module was built, so that a timing can say whether it measured a debug build:
+/// `profile` ("dev" for `maturin develop`, "release", "profiling"), `opt_level` (Cargo's
+/// "0" to "3", "s", "z"), `debug_assertions` (overflow checks and `debug_assert!` on),
+/// `abi3` (the oldest CPython this stable-ABI build serves, "3.9", or None for a build made
+/// for one version), `free_threaded` (built for a CPython without the GIL) and `pyo3` (the
+/// PyO3 version compiled in).
+#[pyfunction]
+fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let info = PyDict::new(py);
+    info.set_item("profile", env!("RUST_DEMO_PROFILE"))?;
+    info.set_item("opt_level", env!("RUST_DEMO_OPT_LEVEL"))?;
+    info.set_item("debug_assertions", cfg!(debug_assertions))?;
+    let abi3 = env!("RUST_DEMO_ABI3");
+    info.set_item("abi3", (!abi3.is_empty()).then_some(abi3))?;
+    info.set_item("free_threaded", cfg!(Py_GIL_DISABLED))?;
+    info.set_item("pyo3", env!("RUST_DEMO_PYO3_VERSION"))?;
+    Ok(info)
+}
+
+
 /// Companion code of the workshop "Rust for Pythonistas: Building Native Extensions with PyO3".
 ///
 /// Functions: fibonacci, count_unique_words, is_palindrome, sum_list, filter_positive,
 /// word_frequencies, safe_divide, safe_parse_int, factorial, sieve_of_eratosthenes,
-/// count_primes. Classes: MovingAverage, Counter, RingBuffer.
+/// count_primes, build_info. Classes: MovingAverage, Counter, RingBuffer.
 // gil_used = false (PyO3's default since 0.28, written out because it is a decision): on a
 // free-threaded CPython (3.14t) importing this module leaves the GIL off. That is sound
 // because the classes keep their state behind a Mutex or an atomic (frozen, Sync), no code
@@ -2227,6 +2247,7 @@ fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(factorial, m)?)?;
     m.add_function(wrap_pyfunction!(sieve_of_eratosthenes, m)?)?;
     m.add_function(wrap_pyfunction!(count_primes, m)?)?;
+    m.add_function(wrap_pyfunction!(build_info, m)?)?;
     m.add_class::<MovingAverage>()?;
     m.add_class::<Counter>()?;
     m.add_class::<RingBuffer>()?;

@@ -1,7 +1,7 @@
 """Type stub for rust_demo, the compiled module built from lib.rs (checked by mypy.stubtest)."""
 
 from collections.abc import Iterable, Iterator
-from typing import Any, SupportsFloat, SupportsIndex, final
+from typing import Any, SupportsFloat, SupportsIndex, TypedDict, final
 
 __version__: str
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "MovingAverage",
     "RingBuffer",
     "__version__",
+    "build_info",
     "count_primes",
     "count_unique_words",
     "factorial",
@@ -81,3 +82,14 @@ class RingBuffer:
 # 5. Performance: the sieve
 def sieve_of_eratosthenes(n: int, /) -> list[int]: ...
 def count_primes(n: int, /, threads: int | None = None) -> int: ...
+
+# 6. How the module was built
+class _BuildInfo(TypedDict):
+    profile: str
+    opt_level: str
+    debug_assertions: bool
+    abi3: str | None
+    free_threaded: bool
+    pyo3: str
+
+def build_info() -> _BuildInfo: ...
