@@ -60,19 +60,44 @@ def venv_env() -> dict[str, str]:
     return env
 
 
+def has_pip() -> bool:
+    """Whether .venv has pip: `uv venv` and `uv sync` (without the dev group) make one without."""
+    found = subprocess.run(
+        [str(PYTHON), "-m", "pip", "--version"], capture_output=True, cwd=ROOT, env=venv_env()
+    )
+    return found.returncode == 0
+
+
+# A console script each group installs: if it is gone (`uv sync` removes what its lock does
+# not list), the group is installed again.
+GROUP_SCRIPTS = {"dev": "maturin", "ci": "mypy"}
+
+
 def ensure_venv(groups: list[str]) -> None:
     """Create .venv and install the dependency groups, unless already up to date."""
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = VENV / ".rust_demo-installed"
     # The stamp lists the groups installed for this pyproject.toml: asking for fewer is free.
     installed = stamp.read_text().split() if stamp.exists() and PYTHON.exists() else []
-    if installed[:1] == [digest]:
+    present = all(
+        (BIN / f"{GROUP_SCRIPTS[group]}{EXE}").exists()
+        for group in groups
+        if group in GROUP_SCRIPTS
+    )
+    if installed[:1] == [digest] and present:
         if set(groups) <= set(installed[1:]):
             return
         groups = sorted(set(groups) | set(installed[1:]))
-    step(f"Python environment in .venv (groups: {', '.join(groups)})")
+    step(f"Python environment in {VENV.name} (groups: {', '.join(groups)})")
     if not PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
+    elif not has_pip():
+        # A venv made by uv. uv itself can put pip in; without uv, Python's own ensurepip.
+        uv = shutil.which("uv")
+        if uv:
+            run(uv, "pip", "install", "--quiet", "--python", PYTHON, "pip>=25.1")
+        else:
+            run(PYTHON, "-m", "ensurepip", "--upgrade")
     # `pip install --group` (PEP 735 dependency groups) needs pip >= 25.1.
     run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=25.1")
     group_args = [arg for group in groups for arg in ("--group", group)]
@@ -160,15 +185,111 @@ def test() -> None:
     print(f"\nAll checks passed in {time.perf_counter() - started:.0f} s.")
 
 
+# Lines of pip and maturin that say nothing to someone checking an exercise.
+NOISE = re.compile(
+    r"^(Requirement already satisfied|\[notice\]|  Caused by: Cargo build finished|"
+    r"  Caused by: Failed to build a native library|💥 maturin failed)"
+)
+
+
+def run_quietly(cmd: list[str], env: dict[str, str]) -> tuple[bool, str]:
+    """Run a build, showing its output as it comes except NOISE; (success, the output)."""
+    print("$", " ".join(cmd), flush=True)
+    lines = []
+    with subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as build:
+        assert build.stdout is not None
+        for line in build.stdout:
+            lines.append(line)
+            if not NOISE.match(line):
+                print(line, end="", flush=True)
+    return build.returncode == 0, "".join(lines)
+
+
+def installed_module() -> Path | None:
+    """The compiled module that `maturin develop` (or `uv sync`) installed into the venv."""
+    found = [
+        *VENV.glob("lib/python3*/site-packages/rust_demo/rust_demo*.so"),
+        *VENV.glob("Lib/site-packages/rust_demo/rust_demo*.pyd"),
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def cargo_build_env() -> dict[str, str] | None:
+    """The environment `maturin develop` gives cargo, or None before its first build.
+
+    Built with the same environment, cargo reuses what maturin compiled (pyo3 included), and
+    the other way round: `check` and a `maturin develop` by hand never rebuild each other's
+    dependencies.
+    """
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    try:
+        config = (VENV / "pyvenv.cfg").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    version = re.search(r"^version(?:_info)?\s*=\s*(\d+\.\d+)", config, re.M)
+    configs = sorted(target.glob(f"maturin/pyo3-config-*-{version[1]}*.txt")) if version else []
+    if len(configs) != 1 or version is None:
+        return None
+    env = venv_env()
+    env.pop("CARGO", None)
+    env.update(
+        PYO3_BUILD_EXTENSION_MODULE="1",
+        PYO3_CONFIG_FILE=str(configs[0]),
+        PYO3_ENVIRONMENT_SIGNATURE=f"cpython-{version[1]}-{64 if sys.maxsize > 2**32 else 32}bit",
+        PYO3_PYTHON=str(PYTHON),
+        PYTHON_SYS_EXECUTABLE=str(PYTHON),
+    )
+    return env
+
+
+def library_file(profile: str) -> Path:
+    """Where `cargo rustc --profile <profile> --lib` leaves the extension module."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    name = {"nt": "rust_demo.dll"}.get(os.name) or (
+        "librust_demo.dylib" if sys.platform == "darwin" else "librust_demo.so"
+    )
+    return target / ("debug" if profile == "dev" else profile) / name
+
+
+def build_for_check(profile: str) -> tuple[bool, str]:
+    """Build lib.rs into the venv: (success, the build's output).
+
+    The first time through `maturin develop`; after that with cargo alone, copying the module
+    over the installed one (a wheel and a pip run per edit cost seconds, and printed pip's
+    lines on every check).
+    """
+    installed, env = installed_module(), cargo_build_env()
+    if installed is None or env is None:
+        release = ["--release"] if profile == "release" else []
+        return run_quietly([str(BIN / f"maturin{EXE}"), "develop", *release], venv_env())
+    color = ["--color", "always"] if sys.stdout.isatty() else []
+    built, output = run_quietly(["cargo", "rustc", "--profile", profile, "--lib", *color], env)
+    if built:
+        shutil.copyfile(library_file(profile), installed)
+        print(f"(copied to {installed.relative_to(VENV.parent)})")
+    return built, output
+
+
 def check(number: int) -> None:
     """Build lib.rs as the attendee left it, then run exercise `number`'s expectations."""
     exercise = exercises.exercise(number)
     ensure_venv(["dev"])
+    strays = exercises.stray_registrations(exercises.read_lib()[0], number)
     profile = "release" if exercise.release else "dev"
     step(f"Build the extension ({profile} profile) into {VENV.name}")
-    build = [str(BIN / f"maturin{EXE}"), "develop", *(["--release"] if exercise.release else [])]
-    print("$", " ".join(build), flush=True)
-    if subprocess.run(build, cwd=ROOT, env=venv_env()).returncode != 0:
+    built, output = build_for_check(profile)
+    if not built:
+        for hint in strays + exercises.hints(output):
+            print(f"hint: {hint}")
         sys.exit(
             f"\nThe build failed: cargo's message above names the line of lib.rs. Fix it and run "
             f"this again, or put the solution back with: python3 scripts/dev.py solution {number}"
@@ -194,6 +315,8 @@ def check(number: int) -> None:
             except subprocess.TimeoutExpired:
                 checking.kill()
             raise
+    for stray in strays:
+        print(f"hint: {stray}")
     sys.exit(returncode)
 
 

@@ -4,13 +4,15 @@
     python3 scripts/dev.py check N      # build, then say what works and what does not yet
     python3 scripts/dev.py solution N   # put the repository's solution back
 
-There is one copy of each solution: lib.rs itself, as git last committed it. Each exercise's
-code sits between two marker lines, `// ----- Exercise N begin: name -----` and
-`// ----- Exercise N end: name -----`; `start` swaps what is between them for the guide's
-starter code and takes the matching registration line out of the module function, and
-`solution` puts back what the committed lib.rs has there. In a copy without git, the first
-`start` saves lib.rs to .exercises/lib.rs for `solution` instead. Code of yours that `start` or
-`solution` replaces is saved in .exercises/ first.
+Each exercise's code sits in lib.rs between two marker lines, `// ----- Exercise N begin: name
+-----` and `// ----- Exercise N end: name -----`; `start` swaps what is between them for the
+guide's starter code and takes the matching registration line out of the module function
+(`fn rust_demo`), and `solution` puts back this repository's solution. The solutions are kept,
+untouched by the exercises, in scripts/solutions.rs (the marked code and the module function,
+as lib.rs has them; `python3 scripts/exercises.py freeze` writes it after a change to lib.rs,
+and the test suite checks that the two agree), so `solution` works whatever the attendee has
+edited, committed or pulled. Code of yours that `start` or `solution` replaces is saved in
+.exercises/ first.
 
 This file needs nothing but the standard library. `verify` (what `check` runs after the build)
 imports rust_demo, so it runs in the Python that the module was built into.
@@ -33,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "lib.rs"
 SAVED = ROOT / ".exercises"
+# This repository's solutions: what `solution N` puts back (see the docstring).
+SOLUTIONS = ROOT / "scripts" / "solutions.rs"
 # factorial(10) takes microseconds; the guide's command is stopped after a quarter of the
 # time `check` allows in all (scripts/dev.py CHECK_SECONDS).
 GUIDE_COMMAND_SECONDS = int(os.environ.get("RUST_DEMO_CHECK_SECONDS") or 120) // 4
@@ -46,7 +50,11 @@ class Exercise:
     region: str  # the name on its marker lines
     registration: str | None  # the guide's line for the module function
     release: bool  # exercise 4 is a timing: build it optimised
-    starter: str  # what sits between the markers after `start`
+    starter: str  # what sits between the markers after `start` ({line}: the module function's)
+
+    def starter_at(self, line: int) -> str:
+        """The starter, naming the line of `fn rust_demo` (it moves as lib.rs changes)."""
+        return self.starter.replace("{line}", str(line))
 
 
 # The guide's code, with empty bodies made to compile: `todo!()` panics when it is reached,
@@ -59,8 +67,9 @@ EXERCISES = {
         "m.add_function(wrap_pyfunction!(factorial, m)?)?;",
         False,
         """\
-// Exercise 1 (workshop guide): implement factorial, add its registration line to the
-// module function at the bottom of this file, then run: python3 scripts/dev.py check 1
+// Exercise 1 (workshop guide): implement factorial, add its registration line inside
+// `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// python3 scripts/dev.py check 1
 #[pyfunction]
 fn factorial(n: u64) -> u64 {
     // Your implementation here
@@ -91,8 +100,9 @@ fn factorial(n: u64) -> u64 {
         "m.add_class::<Counter>()?;",
         False,
         """\
-// Exercise 3 (workshop guide): fill in the Counter class, register it in the module
-// function at the bottom of this file, then run: python3 scripts/dev.py check 3
+// Exercise 3 (workshop guide): fill in the Counter class, register it inside
+// `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// python3 scripts/dev.py check 3
 #[pyclass]
 struct Counter {
     count: i64,
@@ -140,8 +150,9 @@ impl Counter {
         "m.add_function(wrap_pyfunction!(sieve_of_eratosthenes, m)?)?;",
         True,
         """\
-// Exercise 4 (workshop guide): write the guide's sieve_of_eratosthenes here, register it in
-// the module function at the bottom of this file, then run: python3 scripts/dev.py check 4
+// Exercise 4 (workshop guide): write the guide's sieve_of_eratosthenes here, register it
+// inside `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// python3 scripts/dev.py check 4
 """,
     ),
 }
@@ -230,36 +241,126 @@ def with_registration(source: str, solved: str, line: str) -> str:
     return source[:at] + "    " + line.strip() + "\n" + source[at:]
 
 
-def holds_solutions(source: str) -> bool:
-    """Whether `source` has every exercise's markers, none of them around a starter."""
-    names = {ex.region for ex in EXERCISES.values()}
-    if not names <= {match.group(3) for match in MARKER.finditer(source)}:
-        return False
-    try:
-        regions = [find_region(source, name) for name in names]
-    except SystemExit:  # a marker line without its partner
-        return False
-    return not any(is_starter(source[r.body_start : r.body_end]) for r in regions)
+def module_line(source: str) -> int:
+    """The line number of `fn rust_demo`, the #[pymodule] function."""
+    start, _ = module_function(source)
+    return source.count("\n", 0, start)
 
 
-def solved_source() -> str | None:
-    """lib.rs with every solution in place: as git last committed it, or else as the first
-    `start` found it (a copy without git); None if neither is there."""
+def stray_registrations(source: str, number: int) -> list[str]:
+    """One sentence for each of exercise `number`'s registration lines outside `fn rust_demo`
+    (pasted at the end of lib.rs, or into a test, a registration does nothing or breaks the
+    build with a message about something else)."""
+    line = exercise(number).registration
     try:
-        committed = subprocess.run(
-            ["git", "show", "HEAD:./lib.rs"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            check=True,
-        ).stdout.replace("\r\n", "\n")
-        if holds_solutions(committed):
-            return committed
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    saved = SAVED / "lib.rs"
-    return saved.read_text(encoding="utf-8") if saved.exists() else None
+        start, end = module_function(source)
+    except SystemExit:  # no module function: the build or the import says so
+        return []
+    found = []
+    for match in registration_pattern(line).finditer(source):
+        if not start <= match.start() < end:
+            at = source.count("\n", 0, match.start()) + 1
+            found.append(
+                f"lib.rs line {at} has `{line}` outside the module function: move it inside "
+                f"`fn rust_demo` (line {module_line(source)}), above its `Ok(())`."
+            )
+    return found
+
+
+# Cargo's message for a beginner's usual mistakes, and one line that says what to change. Each
+# pattern is matched against the whole build output; {0} is its first group.
+HINTS = [
+    (
+        r"a value of type `Result<[^`]*` cannot be made by \w+ all elements|"
+        r"expected `Result<[^`]*`, found `(?!Result)",
+        "the function returns PyResult<...>, so its value goes inside Ok(...): "
+        "`Ok((1..=n).product())`, as in the guide's exercise 2.",
+    ),
+    (
+        r"expected `(\w+)`, found `Result<",
+        "the body returns Ok(...) or Err(...), so the return type must say so: "
+        "`-> PyResult<{0}>` instead of `-> {0}`.",
+    ),
+    (
+        r"a value of type `(\w+)` cannot be made by \w+ all elements of type `",
+        "the return type `{0}` is not what the body computes: give the function the type its "
+        "last expression has (factorial: `-> u64`, or `-> PyResult<u64>` in exercise 2).",
+    ),
+    (
+        r"cannot find [\w ]*`wrapped_pyfunction`",
+        "a function given to wrap_pyfunction! needs `#[pyfunction]` on the line above its `fn`.",
+    ),
+    (
+        r"found `&AddClassToModule<(\w+)>`",
+        "{0} is a #[pyclass]: register it with `m.add_class::<{0}>()?;` "
+        "(add_function and wrap_pyfunction! are for #[pyfunction]s).",
+    ),
+    (
+        r"the trait bound `(\w+): PyClass` is not satisfied|"
+        r"`(\w+)` cannot be used as the return value for `#\[new\]`",
+        "put `#[pyclass]` on the line above `struct {0}` (and `#[pymethods]` above its impl).",
+    ),
+    (
+        r"the name `([a-zA-Z]\w*)` is defined multiple times",
+        "lib.rs defines {0} twice: keep the one between the Exercise markers and delete the other.",
+    ),
+    (
+        r"expected one of `!` or `::`, found `\.`",
+        "a statement sits outside any function: registration lines go inside `fn rust_demo`, "
+        "above its `Ok(())`.",
+    ),
+]
+
+
+def hints(output: str) -> list[str]:
+    """The hints whose pattern occurs in a failed build's output, each once."""
+    found: list[str] = []
+    for pattern, text in HINTS:
+        match = re.search(pattern, output)
+        if match:
+            groups = [g for g in match.groups() if g] or [""]
+            hint = text.format(*groups)
+            if hint not in found:
+                found.append(hint)
+    return found
+
+
+def solved_source() -> str:
+    """This repository's solutions: scripts/solutions.rs (the exercises never change it)."""
+    try:
+        return SOLUTIONS.read_text(encoding="utf-8").replace("\r\n", "\n")
+    except OSError as err:
+        raise SystemExit(
+            f"{SOLUTIONS.relative_to(ROOT)} is missing ({err.strerror}), and with it this "
+            "repository's solutions: `git checkout scripts/solutions.rs` brings it back."
+        ) from None
+
+
+def freeze() -> None:
+    """Write scripts/solutions.rs from lib.rs: each exercise's marked code, then the module
+    function. For maintainers, after changing a solution in lib.rs."""
+    source, _ = read_lib()
+    regions = sorted(
+        (find_region(source, name) for name in {ex.region for ex in EXERCISES.values()}),
+        key=lambda region: region.start,
+    )
+    starters = [r.number for r in regions if is_starter(source[r.body_start : r.body_end])]
+    if starters:
+        raise SystemExit(f"lib.rs has the starter of exercise {starters[0]}: solve it first.")
+    head = re.search(r"^#\[pymodule\b", source, re.M)
+    _, body_end = module_function(source)
+    close = source.index("}\n", body_end) + 2
+    if head is None:
+        raise SystemExit("lib.rs: no #[pymodule] attribute above fn rust_demo")
+    parts = [
+        "// This repository's solutions of the workshop exercises, copied from lib.rs by\n"
+        "// `python3 scripts/exercises.py freeze`: `python3 scripts/dev.py solution N` takes them\n"
+        "// from here. Not compiled; tests/test_exercises.py checks that lib.rs agrees.\n",
+        *(source[r.start : r.end] for r in regions),
+        source[head.start() : close],
+    ]
+    SOLUTIONS.write_text("\n".join(parts), encoding="utf-8")
+    print(f"wrote {SOLUTIONS.relative_to(ROOT)}")
 
 
 def keep_a_copy(name: str, code: str) -> Path:
@@ -293,6 +394,7 @@ def write_lib(source: str, newline: str) -> None:
 
 
 def is_starter(body: str) -> bool:
+    body = re.sub(r"around line \d+", "around line {line}", body)
     return any(body == e.starter for e in EXERCISES.values())
 
 
@@ -302,10 +404,6 @@ def start(number: int) -> None:
     region = find_region(source, ex.region)
     body = source[region.body_start : region.body_end]
     solved = solved_source()
-    if solved is None:  # no git: the first start in this copy finds every solution in place
-        SAVED.mkdir(exist_ok=True)
-        (SAVED / "lib.rs").write_text(source, encoding="utf-8")
-        solved = source
     solved_region = find_region(solved, ex.region)
     solution = solved[solved_region.body_start : solved_region.body_end]
     if region.number == number and body != solution:
@@ -316,17 +414,27 @@ def start(number: int) -> None:
     else:
         if body != solution and not is_starter(body):
             print(f"Your code for {ex.region} is saved in {keep_a_copy(ex.region, body)}")
-        source = replace_region(source, region, number, ex.starter)
         if ex.registration:
             if number == 2:  # it starts from a finished exercise 1, registered
                 source = with_registration(source, solved, ex.registration)
             else:
                 source = without_registration(source, ex.registration)
+        region = find_region(source, ex.region)
+        # The starter names the module function's line as it will be once the starter is in.
+        grown = ex.starter.count("\n") - source.count("\n", region.body_start, region.body_end)
+        starter = ex.starter_at(module_line(source) + grown)
+        source = replace_region(source, region, number, starter)
         write_lib(source, newline)
         print(f"Exercise {number}: {ex.title}. lib.rs is at the guide's starting point:")
+    first = source.count("\n", 0, find_region(source, ex.region).start) + 2
     print(f"  write the code between the 'Exercise {number} begin/end' lines of lib.rs", end="")
+    print(f" (line {first})", end="")
     if number in (1, 3, 4):
-        print(f",\n  add `{ex.registration}` to the module function", end="")
+        print(
+            f",\n  add `{ex.registration}` inside `fn rust_demo`, the module function"
+            f" (lib.rs line {module_line(source)}), above its `Ok(())`",
+            end="",
+        )
     print(f",\n  then run: python3 scripts/dev.py check {number}")
     print(f"  (python3 scripts/dev.py solution {number} puts this repository's solution back)")
 
@@ -336,12 +444,6 @@ def solution(number: int) -> None:
     source, newline = read_lib()
     region = find_region(source, ex.region)
     solved = solved_source()
-    if solved is None:
-        print(
-            "This copy has neither git nor the .exercises/lib.rs that `start` saves, so there "
-            "is no solution to put back. A fresh clone of the repository has them."
-        )
-        return
     solved_region = find_region(solved, ex.region)
     body = source[region.body_start : region.body_end]
     if not is_starter(body) and body != solved[solved_region.body_start : solved_region.body_end]:
@@ -354,7 +456,10 @@ def solution(number: int) -> None:
     if ex.registration:
         source = with_registration(source, solved, ex.registration)
     write_lib(source, newline)
-    print(f"lib.rs has this repository's solution of exercise {number} ({ex.title}).")
+    print(
+        f"lib.rs has this repository's solution of exercise {number} ({ex.title}), "
+        f"from {SOLUTIONS.relative_to(ROOT).as_posix()}."
+    )
     # A copy the attendee wrote elsewhere would now clash with it.
     region = find_region(source, ex.region)
     outside = source[: region.start] + "\n" * source.count("\n", region.start, region.end)
@@ -425,6 +530,8 @@ def describe(err: BaseException) -> str:
     text = f"{type(err).__name__}({str(err)!r})"
     if type(err).__name__ == "PanicException" and "not yet implemented" in str(err):
         text += " -- a todo!() in lib.rs is not implemented yet"
+    elif isinstance(err, TypeError) and "No constructor defined" in str(err):
+        text += " -- put #[new] on the line above `fn new` in the #[pymethods] block"
     return text
 
 
@@ -434,7 +541,7 @@ def registered(report: Report, module: object, name: str, ex: Exercise) -> bool:
     report.line(
         f"rust_demo.{name} exists",
         f"missing: write it between the Exercise {ex.number} markers in lib.rs and add "
-        f"`{ex.registration}` to the module function",
+        f"`{ex.registration}` inside `fn rust_demo`, the module function",
     )
     return False
 
@@ -609,8 +716,14 @@ def verify(number: int) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["freeze"]:
+        freeze()
+        sys.exit()
     if len(sys.argv) != 3 or sys.argv[1] != "verify" or not re.fullmatch("[0-9]+", sys.argv[2]):
-        sys.exit("usage: python scripts/exercises.py verify N  (run by scripts/dev.py check N)")
+        sys.exit(
+            "usage: python scripts/exercises.py verify N  (run by scripts/dev.py check N)\n"
+            "       python scripts/exercises.py freeze    (lib.rs's solutions -> solutions.rs)"
+        )
     try:
         sys.exit(verify(int(sys.argv[2])))
     except KeyboardInterrupt:  # Ctrl-C reaches `check` too, which says so
