@@ -5,7 +5,9 @@
     python demo.py --section 4 --section parallel --pause
     python demo.py --quick         # skip the slow timings
 
-Timings are the best of several `timeit` repeats. Standard library only.
+Each timing is the best of 5 repeats of a loop of calls that takes ~10 ms (3 repeats with
+--quick). On a debug build (`maturin develop` without --release) a banner says so and every
+timing line is marked: Rust is many times slower there. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,27 @@ import threading
 import time
 import timeit
 from collections.abc import Callable
+from pathlib import Path
+
+
+def _not_installed() -> str:
+    """What to do when this Python has no rust_demo: use the repository's .venv, or build."""
+    venv = Path(__file__).resolve().parent / ".venv"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if python.exists() and Path(sys.prefix).resolve() != venv.resolve():
+        try:
+            command = f"{os.path.relpath(python)} {os.path.relpath(__file__)}"
+        except ValueError:  # Windows: another drive
+            command = f"{python} {__file__}"
+        return (
+            f"demo.py: {sys.executable} has no rust_demo; the repository's .venv has it: "
+            f"{command.replace('python.exe', 'python')}  (or activate .venv first)"
+        )
+    return (
+        "demo.py: the rust_demo extension is not installed in this Python. "
+        "Build it with: python3 scripts/dev.py demo  (or: maturin develop --release)"
+    )
+
 
 try:
     import rust_demo
@@ -29,10 +52,7 @@ except ImportError as err:
             f"demo.py: {err}.\nThe #[pymodule] function in lib.rs must be called rust_demo, "
             "the module's name; rename it back and rebuild."
         )
-    sys.exit(
-        "demo.py: the rust_demo extension is not installed in this Python. "
-        "Build it with: python3 scripts/dev.py demo  (or: maturin develop --release)"
-    )
+    sys.exit(_not_installed())
 
 
 def _can_print(text: str) -> bool:
@@ -45,9 +65,15 @@ def _can_print(text: str) -> bool:
 
 # Emoji and "µ" where the terminal can show them, plain text where it cannot (a Windows
 # console, PYTHONIOENCODING=ascii, output piped under a C locale).
-FANCY = _can_print("🦀🐍📌µ×")
+FANCY = _can_print("🦀🐍📌µ×⚠")
 CRAB, SNAKE, PIN = ("🦀", "🐍", "📌") if FANCY else ("[Rust]", "[Python]", "*")
-MICRO, TIMES = ("µ", "×") if FANCY else ("u", "x")
+MICRO, TIMES, WARN = ("µ", "×", "⚠") if FANCY else ("u", "x", "!!")
+
+# A debug build (the dev profile of `maturin develop`, opt-level 0) runs Rust many times slower
+# than the release build: say so once, and mark each timing line.
+BUILD = rust_demo.build_info() if hasattr(rust_demo, "build_info") else None
+DEBUG_BUILD = BUILD is not None and (BUILD["opt_level"] == "0" or BUILD["debug_assertions"])
+MARK = "  [debug build]" if DEBUG_BUILD else ""
 
 SAMPLE_TEXT = "The quick brown fox jumps over the lazy dog. The lazy dog sleeps!"
 
@@ -61,11 +87,20 @@ def fmt_time(seconds: float) -> str:
 
 
 def best_time(func: Callable[[], object], quick: bool = False) -> float:
-    """Seconds per call: the best of several timeit repeats (one short repeat with --quick)."""
+    """Seconds per call: the best of 5 repeats (3 with --quick) of a loop of ~10 ms.
+
+    Short repeats keep the presentation moving (timeit's autorange loops for 0.2 s and more
+    per figure); the best of several still drops the ones another program interrupted.
+    """
     timer = timeit.Timer(func)
-    number, _ = timer.autorange()
-    repeats = 1 if quick else 5
-    return min(timer.repeat(repeat=repeats, number=number)) / number
+    number = 1
+    while True:  # 1, 2, 5, 10, 20, 50... calls, until a loop takes 10 ms
+        for factor in (1, 2, 5):
+            if timer.timeit(number * factor) >= 0.01:
+                number *= factor
+                repeats = 3 if quick else 5
+                return min(timer.repeat(repeat=repeats, number=number)) / number
+        number *= 10
 
 
 # While a workshop exercise is started (python3 scripts/dev.py start N), what it asks for is
@@ -139,9 +174,9 @@ def py_count_primes(n: int) -> int:
 def simple_functions(quick: bool) -> None:
     rust = best_time(lambda: rust_demo.fibonacci(40), quick)
     python = best_time(lambda: py_fibonacci(40), quick)
-    print(f"fibonacci(40) = {rust_demo.fibonacci(40)} (took {fmt_time(rust)})")
+    print(f"fibonacci(40) = {rust_demo.fibonacci(40)} (took {fmt_time(rust)}){MARK}")
     print(f"Python fibonacci(40) = {py_fibonacci(40)} (took {fmt_time(python)})")
-    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster, call overhead included")
+    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster, call overhead included{MARK}")
     print()
     print(f"Text: {SAMPLE_TEXT!r}")
     print(f"Unique words in text: {rust_demo.count_unique_words(SAMPLE_TEXT)}")
@@ -160,7 +195,7 @@ def collections_section(quick: bool) -> None:
     builtin = best_time(lambda: sum(big), quick)
     print(
         f"sum of 1,000,000 ints: rust_demo.sum_list {fmt_time(rust)}, builtin sum() "
-        f"{fmt_time(builtin)} (C already; Rust matches it, it cannot beat it by much)"
+        f"{fmt_time(builtin)} (C already; Rust matches it, it cannot beat it by much){MARK}"
     )
 
 
@@ -217,13 +252,13 @@ def performance(quick: bool) -> None:
         return
     print(f"Both find {len(rust_primes):,} primes up to N = {n:,}.")
     rust = best_time(lambda: rust_demo.sieve_of_eratosthenes(n), quick)
-    print(f"Rust sieve_of_eratosthenes({n:,}): {fmt_time(rust)}")
+    print(f"Rust sieve_of_eratosthenes({n:,}): {fmt_time(rust)}{MARK}")
     if quick:
         print("Python sieve: skipped with --quick")
         return
     python = best_time(lambda: py_sieve(n))
     print(f"Python sieve({n:,}):            {fmt_time(python)}")
-    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster (and most of its time is spent")
+    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster (and most of its time is spent{MARK}")
     print("     building the Python list of ints, which no implementation can avoid)")
 
 
@@ -262,11 +297,27 @@ def count_on_one_thread(n: int) -> int:
     return rust_demo.count_primes(n, threads=1)
 
 
+def shortfall(ratio: float, cores: int) -> str | None:
+    """Why a speedup from threads is below the number of cores, or None if it is not."""
+    if cores < 2:
+        return "  (one core: the threads take turns, they cannot run at once)"
+    if ratio >= 0.9 * cores:
+        return None
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = f"; the load average is {os.getloadavg()[0]:.1f} on this machine's {cores} cores"
+    return (
+        f"  (below {cores}{TIMES}: threads run at once only on free cores, and other programs"
+        f" or a VM's host\n   take some{load}; starting threads costs a little too."
+        " Run it again: --section 8)"
+    )
+
+
 def parallelism(quick: bool) -> None:
     cores = os.cpu_count() or 1
     tasks = max(cores, 2)
-    n = 10_000_000 if quick else 30_000_000
-    rounds = 1 if quick else 20
+    n = 5_000_000 if quick else 10_000_000
+    rounds = 2 if quick else 5
 
     print("Pattern 1: Python threads, each calling a function that releases the GIL.")
     print(f"{tasks} tasks of count_primes({n:,}, threads=1), one after another and on {tasks}")
@@ -274,20 +325,19 @@ def parallelism(quick: bool) -> None:
     one, many = thread_scaling(count_on_one_thread, n, tasks, rounds)
     print(
         f"  Rust:   1 thread {fmt_time(one)}, {tasks} threads {fmt_time(many)}"
-        f" -> {one / many:.2f}{TIMES}"
+        f" -> {one / many:.2f}{TIMES}{MARK}"
     )
-    if one / many < 1.5 and not quick:
-        # Seen on a 2-vCPU VM: now and then both threads ran at half speed for seconds.
-        print("  (well under 2x: the cores are not free, e.g. other programs, or a VM whose")
-        print("   virtual CPUs share hardware; run this section again with --section 8)")
+    note = shortfall(one / many, cores)
+    if note:
+        print(note)
     if quick:
         print("  Python: skipped with --quick")
     else:
-        size = 300_000
-        one, many = thread_scaling(py_count_primes, size, tasks, rounds)
+        size = 200_000
+        one, many = thread_scaling(py_count_primes, size, tasks, 3)
         print(
             f"  Python: 1 thread {fmt_time(one)}, {tasks} threads {fmt_time(many)} -> "
-            f"{one / many:.2f}{TIMES}  (pure-Python sieve up to {size:,})"
+            f"{one / many:.2f}{TIMES}  (pure-Python sieve up to {size:,}; one thread at a time)"
         )
     print("count_primes releases the GIL (py.detach) while it sieves and needs no Python")
     print("objects, so the threads run on all cores at once. Python threads take turns on")
@@ -302,8 +352,11 @@ def parallelism(quick: bool) -> None:
         spread = min(spread, best_time(lambda: rust_demo.count_primes(big), quick))
     print(
         f"  count_primes({big:,}, threads=1) {fmt_time(alone)}, count_primes({big:,}) "
-        f"on {cores} cores {fmt_time(spread)} -> {alone / spread:.2f}{TIMES}"
+        f"on {cores} cores {fmt_time(spread)} -> {alone / spread:.2f}{TIMES}{MARK}"
     )
+    note = shortfall(alone / spread, cores)
+    if note:
+        print(note)
     print("  The caller sees one ordinary function; the threads live inside the call.")
 
 
@@ -329,6 +382,7 @@ def overhead(quick: bool) -> None:
         print(
             f"  {name + ':':<11} {size:,} x {add.__name__}() {fmt_time(one_by_one)}, one extend() "
             f"{fmt_time(at_once)} -> {one_by_one / at_once:.0f}{TIMES}"
+            + (MARK if name == "RingBuffer" else "")
         )
     print("Every call from Python into Rust costs tens of nanoseconds before any work is done:")
     print("pass a list of 1,000 items rather than calling a function 1,000 times.")
@@ -390,6 +444,12 @@ def main(argv: list[str] | None = None) -> None:
     print("=" * 60)
     print(f"{CRAB} Rust-Python Integration Demo {SNAKE}")
     print("=" * 60)
+    if DEBUG_BUILD and BUILD is not None:
+        print(
+            f"{WARN} DEBUG BUILD ({BUILD['profile']} profile, opt-level {BUILD['opt_level']}): Rust"
+            " is many times slower than released, timings marked; for real ones: maturin "
+            "develop --release"
+        )
     for count, index in enumerate(chosen):
         if args.pause and count:
             try:

@@ -8,7 +8,7 @@ Every row runs in this one process: each function is called once to warm up, the
 seven `timeit` rounds that run rust_demo and its peers in turn, so that a slow moment of the
 machine hits them alike; each one's best round counts. Ratios are peer time / rust_demo
 time (higher is better for Rust). Build the extension in release mode first
-(`python3 scripts/dev.py bench` does); a debug build makes Rust look slow.
+(`python3 scripts/dev.py bench` does): on a debug build it stops and says so.
 """
 
 from __future__ import annotations
@@ -335,7 +335,8 @@ def fmt_time(seconds: float) -> str:
 def print_table(rows: list[Row], info: dict[str, object]) -> None:
     stolen = info.get("cpu_stolen_by_host_s")
     print(
-        f"rust_demo {info['rust_demo']} | Python {info['python']} | {info['machine']} | "
+        f"rust_demo {info['rust_demo']} ({info['build']}) | Python {info['python']} | "
+        f"{info['machine']} | "
         f"{info['date']}" + ("" if stolen is None else f" | CPU stolen by the host: {stolen} s")
     )
     print(f"{'workload':<52} {'rust_demo':>10}  {'peer':<34} {'peer time':>10} {'ratio':>8}")
@@ -399,8 +400,16 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw a speedup chart (matplotlib)")
     args = parser.parse_args()
+    build = rust_demo.build_info()
+    if build["opt_level"] == "0" or build["debug_assertions"]:
+        sys.exit(
+            f"bench/run.py: this rust_demo is a debug build ({build['profile']} profile, "
+            f"opt-level {build['opt_level']}), many times slower than a release one. Build "
+            "release first: python3 scripts/dev.py bench (it does), or maturin develop --release"
+        )
     info: dict[str, object] = {
         "rust_demo": rust_demo.__version__,
+        "build": f"{build['profile']}, opt-level {build['opt_level']}, PyO3 {build['pyo3']}",
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "date": datetime.date.today().isoformat(),

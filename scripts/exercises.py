@@ -252,6 +252,8 @@ def stray_registrations(source: str, number: int) -> list[str]:
     (pasted at the end of lib.rs, or into a test, a registration does nothing or breaks the
     build with a message about something else)."""
     line = exercise(number).registration
+    if line is None:
+        return []
     try:
         start, end = module_function(source)
     except SystemExit:  # no module function: the build or the import says so
@@ -675,10 +677,20 @@ def check_sieve(report: Report, module) -> None:
 
     rust = best(lambda: module.sieve_of_eratosthenes(n))
     python = best(lambda: py_sieve(n))
-    print(f"\nN = {n:,}, release build, best of 5:")
-    print(f"  your Rust sieve_of_eratosthenes: {fmt_time(rust)}")
+    # `check 4` builds release; a module built otherwise (by hand) says so on every figure.
+    info = module.build_info() if hasattr(module, "build_info") else {}
+    debug = info.get("opt_level") == "0" or info.get("debug_assertions", False)
+    mark = "  [debug build]" if debug else ""
+    built = f"{info.get('profile', 'unknown')} build (opt-level {info.get('opt_level', '?')})"
+    if debug:
+        print(
+            "\nDEBUG BUILD: Rust runs many times slower than released; "
+            "python3 scripts/dev.py check 4 builds release"
+        )
+    print(f"\nN = {n:,}, {built}, best of 5:")
+    print(f"  your Rust sieve_of_eratosthenes: {fmt_time(rust)}{mark}")
     print(f"  the guide's Python sieve:        {fmt_time(python)}")
-    print(f"  Rust is {python / rust:.1f}x faster")
+    print(f"  Rust is {python / rust:.1f}x faster{mark}")
     if hasattr(module, "count_primes"):
         tuned = best(lambda: module.count_primes(n))
         print(

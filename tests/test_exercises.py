@@ -265,9 +265,42 @@ def test_exercise_cycle(number, tmp_path, shared_build_dirs):
     assert f"Exercise {number} is done." in done.stdout
     assert not cargo_warnings(done)
     assert ": got" not in done.stdout and "missing" not in done.stdout
+    assert "Requirement already satisfied" not in done.stdout + done.stderr
     if number == 4:
         assert re.search(r"Rust is \d+\.\dx faster", done.stdout), done.stdout
         assert "count_primes(1,000,000)" in done.stdout
+        assert "N = 1,000,000, release build (opt-level 3), best of 5:" in done.stdout
+    if number == 1:  # a dev build: build_info says so, and so does demo.py on every timing
+        info = subprocess.run(
+            [str(python), "-c", "import rust_demo; print(rust_demo.build_info())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "'profile': 'dev', 'opt_level': '0', 'debug_assertions': True" in info
+        demo = subprocess.run(
+            [str(python), "demo.py", "--quick", "--section", "simple"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=300,
+        )
+        bench = subprocess.run(
+            [str(python), "bench/run.py", "--quick"], cwd=repo, capture_output=True, text=True
+        )
+        assert bench.returncode != 0 and "is a debug build (dev profile, opt-level 0)" in (
+            bench.stderr
+        )
+        assert "python3 scripts/dev.py bench" in bench.stderr
+        assert "DEBUG BUILD (dev profile, opt-level 0)" in demo.stdout
+        assert "maturin develop --release" in demo.stdout
+        timings = [line for line in demo.stdout.splitlines() if "took" in line or "faster" in line]
+        assert timings and all(
+            line.endswith("[debug build]")
+            for line in timings
+            if "Rust" in line or line.startswith("fibonacci")
+        )
 
     back = dev(repo, env, "solution", str(number))
     assert back.returncode == 0, back.stdout + back.stderr
@@ -307,19 +340,47 @@ def test_start_and_solution_in_any_order_end_where_they_began(tmp_path, git):
     assert lib.read_bytes() == solved.encode()
 
 
-def test_solution_comes_from_git_even_when_the_saved_copy_is_gone_or_stale(tmp_path):
+def test_solution_is_the_repositorys_whatever_was_committed(tmp_path):
     repo = copy_of_repository(tmp_path / "rust_demo")
     lib = repo / "lib.rs"
     solved = lib.read_text(encoding="utf-8")
     env = dict(os.environ)
-    # A hand edit before the first start, then the saved copy deleted after it.
+    # A hand edit, committed; then exercise 1 started and done as the guide says, committed.
     lib.write_text(solved.replace("Ok((1..=n).product())", "Ok((1..n).product())"), "utf-8")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam"]
+    subprocess.run([*git, "my edit"], cwd=repo, check=True)
     assert dev(repo, env, "start", "1").returncode == 0
+    starter = region_body(lib.read_text(encoding="utf-8"), 1)
+    paste(lib, 1, with_exercise_1_hint(starter), REGISTER_FACTORIAL)
+    subprocess.run([*git, "my exercise 1"], cwd=repo, check=True)
     shutil.rmtree(repo / ".exercises", ignore_errors=True)
-    assert dev(repo, env, "start", "3").returncode == 0
-    for number in (1, 3):
-        assert dev(repo, env, "solution", str(number)).returncode == 0
+    result = dev(repo, env, "solution", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "from scripts/solutions.rs" in result.stdout
     assert lib.read_text(encoding="utf-8") == solved
+
+
+def test_solutions_file_is_lib_rs_own(tmp_path):
+    """scripts/solutions.rs holds what lib.rs has: after a change to a solution in lib.rs, run
+    `python3 scripts/exercises.py freeze`."""
+    repo = copy_of_repository(tmp_path / "rust_demo", git=False)
+    frozen = repo / "scripts" / "solutions.rs"
+    before = frozen.read_text(encoding="utf-8")
+    subprocess.run([sys.executable, "scripts/exercises.py", "freeze"], cwd=repo, check=True)
+    assert frozen.read_text(encoding="utf-8") == before, (
+        "scripts/solutions.rs differs from lib.rs: run python3 scripts/exercises.py freeze"
+    )
+
+
+def test_start_names_the_module_function_and_its_line(tmp_path):
+    repo = copy_of_repository(tmp_path / "rust_demo", git=False)
+    for number in (1, 3, 4):
+        result = dev(repo, dict(os.environ), "start", str(number))
+        source = (repo / "lib.rs").read_text(encoding="utf-8")
+        line = source[: source.index("\nfn rust_demo(")].count("\n") + 2
+        assert f"inside `fn rust_demo`, the module function (lib.rs line {line})" in result.stdout
+        assert f"`fn rust_demo` (the #[pymodule] function, around line {line})" in source
+        assert "bottom of this file" not in source
 
 
 def test_registration_lines_however_written_end_up_once(tmp_path):
@@ -476,3 +537,134 @@ def test_check_explains_a_module_name_that_does_not_match(tmp_path, shared_build
     assert result.returncode != 0
     assert "(PyInit_rust_demo)" in result.stdout
     assert "The #[pymodule] function's name must be the module's name" in result.stdout
+
+
+def test_check_finds_a_registration_line_outside_the_module_function(tmp_path, shared_build_dirs):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    lib = repo / "lib.rs"
+    assert dev(repo, env, "start", "1").returncode == 0
+    paste(lib, 1, with_exercise_1_hint(region_body(lib.read_text("utf-8"), 1)), None)
+    source = lib.read_text(encoding="utf-8")
+    # Pasted into the last Rust test: it compiles, and does nothing for Python.
+    last_test = source.rindex("\n    fn ")
+    body = source.index("{\n", last_test) + 2
+    lib.write_text(source[:body] + "        " + REGISTER_FACTORIAL + "\n" + source[body:], "utf-8")
+    result = dev(repo, env, "check", "1")
+    assert result.returncode != 0
+    assert "rust_demo.factorial exists: missing" in result.stdout
+    line = lib.read_text("utf-8")[:body].count("\n") + 1
+    assert f"hint: lib.rs line {line} has `{REGISTER_FACTORIAL}` outside the module function" in (
+        result.stdout
+    )
+    # Pasted after the module's last brace: the build fails, and says what to move where.
+    lib.write_text(source + REGISTER_FACTORIAL + "\n", "utf-8")
+    result = dev(repo, env, "check", "1")
+    assert result.returncode != 0
+    assert "expected one of `!` or `::`, found `.`" in result.stdout
+    assert "outside the module function: move it inside `fn rust_demo`" in result.stdout
+    assert "hint: a statement sits outside any function" in result.stdout
+
+
+FACTORIAL_REGION = re.compile(
+    r"(// -+ Exercise 2 begin: factorial -+\n).*?(// -+ Exercise 2 end)", re.S
+)
+
+
+def _factorial(code: str):
+    return lambda source: FACTORIAL_REGION.sub(lambda m: m[1] + code + m[2], source, count=1)
+
+
+# A beginner's mistake, cargo's own words for it, and the hint `check` adds after them.
+MISTAKES = {
+    "forgot Ok(...)": (
+        _factorial(EXERCISE_2.replace("    Ok((1..=n).product())", "    (1..=n).product()")),
+        "cannot be made by multiplying all elements",
+        "its value goes inside Ok(...)",
+    ),
+    "no #[pyfunction]": (
+        _factorial("fn factorial(n: u64) -> u64 {\n    (1..=n).product()\n}\n"),
+        "wrapped_pyfunction",
+        "needs `#[pyfunction]` on the line above its `fn`",
+    ),
+    "Ok/Err with a plain return type": (
+        _factorial(EXERCISE_2.replace("-> PyResult<u64>", "-> u64")),
+        "expected `u64`, found `Result<",
+        "`-> PyResult<u64>` instead of `-> u64`",
+    ),
+    "wrong return type": (
+        _factorial("#[pyfunction]\nfn factorial(n: u64) -> String {\n    (1..=n).product()\n}\n"),
+        "a value of type `String` cannot be made",
+        "the return type `String` is not what the body computes",
+    ),
+    "class registered with add_function": (
+        lambda source: source.replace(
+            REGISTER_COUNTER, "m.add_function(wrap_pyfunction!(Counter, m)?)?;", 1
+        ),
+        "found `&AddClassToModule<Counter>`",
+        "register it with `m.add_class::<Counter>()?;`",
+    ),
+    "no #[pyclass]": (
+        lambda source: re.sub(r"#\[pyclass\([^)]*\)\]\nstruct Counter", "struct Counter", source),
+        "`Counter: PyClass` is not satisfied",
+        "put `#[pyclass]` on the line above `struct Counter`",
+    ),
+    "the guide's code pasted twice": (
+        lambda source: source.replace("\n#[pymodule", "\n" + EXERCISE_4 + "\n#[pymodule", 1),
+        "is defined multiple times",
+        "lib.rs defines sieve_of_eratosthenes twice",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_check_adds_a_hint_after_cargos_message(tmp_path, shared_build_dirs, mistake):
+    edit, cargo_says, hint = MISTAKES[mistake]
+    repo = copy_of_repository(tmp_path / "rust_demo", git=False)
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    lib = repo / "lib.rs"
+    source = lib.read_text(encoding="utf-8")
+    assert edit(source) != source
+    lib.write_text(edit(source), encoding="utf-8")
+    result = dev(repo, env, "check", "2")
+    out = result.stdout
+    assert result.returncode != 0
+    assert "The build failed" in result.stderr
+    assert cargo_says in out and "hint: " + hint in out, out[-3000:]
+    assert out.index(cargo_says) < out.index("hint: " + hint)  # after cargo's own message
+    # Nothing from pip, and no line of maturin's internals (its cargo command line).
+    assert "Requirement already satisfied" not in out
+    assert max(map(len, out.splitlines())) < 300
+
+
+@pytest.mark.parametrize("maker", ["venv --without-pip", "uv venv"])
+def test_dev_py_works_in_a_venv_without_pip(tmp_path, maker):
+    """`uv venv` and `uv sync` make venvs without pip; dev.py puts it in (uv or ensurepip)."""
+    venv = tmp_path / "venv"
+    if maker == "uv venv":
+        uv = shutil.which("uv")
+        if uv is None:
+            pytest.skip("uv is not on PATH (the ci group installs it)")
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    else:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    no_pip = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True)
+    assert no_pip.returncode != 0
+    env = dict(os.environ, RUST_DEMO_VENV=str(venv))
+    env.pop("VIRTUAL_ENV", None)
+    if maker != "uv venv":  # without uv, even on PATH: Python's own ensurepip
+        env["PATH"] = os.pathsep.join(
+            p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists()
+        )
+    code = "import sys; sys.path.insert(0, 'scripts'); import dev; dev.ensure_venv(['dev'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ensurepip" in result.stdout or maker == "uv venv"
+    for module in ("pip", "maturin", "pytest"):
+        found = subprocess.run([str(python), "-m", module, "--version"], capture_output=True)
+        assert found.returncode == 0, module

@@ -29,6 +29,7 @@ FUNCTIONS = [
     "factorial",
     "sieve_of_eratosthenes",
     "count_primes",
+    "build_info",
 ]
 CLASSES = ["MovingAverage", "Counter", "RingBuffer"]
 
@@ -43,6 +44,27 @@ def test_the_extension_is_the_abi3_build():
     # rust_demo.abi3.so on Linux and macOS; Windows has no ABI tag in .pyd names.
     name = pathlib.Path(rust_demo.rust_demo.__file__).name
     assert name == ("rust_demo.pyd" if os.name == "nt" else "rust_demo.abi3.so")
+
+
+def test_build_info_says_how_this_module_was_built():
+    info = rust_demo.build_info()
+    assert set(info) == {
+        "profile",
+        "opt_level",
+        "debug_assertions",
+        "abi3",
+        "free_threaded",
+        "pyo3",
+    }
+    # The suite runs on `maturin develop --release` and on release wheels (tests/test_exercises.py
+    # checks a dev build); a debug build would make demo.py and the bench mark every timing.
+    assert info["profile"] == "release"
+    assert info["opt_level"] == "3" and info["debug_assertions"] is False
+    assert info["free_threaded"] is FREE_THREADED
+    assert info["abi3"] == (None if FREE_THREADED else "3.9")
+    lock = (ROOT / "Cargo.lock").read_text()
+    assert f'name = "pyo3"\nversion = "{info["pyo3"]}"' in lock
+    assert re.fullmatch(r"0\.30\.\d+", info["pyo3"])
 
 
 def test_public_names():
