@@ -1,6 +1,8 @@
 """demo.py, run the way the presenter runs it: as a subprocess."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +137,42 @@ def test_missing_module_gives_a_one_line_hint():
     assert "Traceback" not in err
     assert "python3 scripts/dev.py demo" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_outside_the_venv_it_names_the_venvs_python(tmp_path):
+    # A Python without rust_demo (-S -I: no site-packages), beside a repository's .venv.
+    shutil.copy(ROOT / "demo.py", tmp_path / "demo.py")
+    bin_dir = tmp_path / ".venv" / ("Scripts" if os.name == "nt" else "bin")
+    bin_dir.mkdir(parents=True)
+    (bin_dir / ("python.exe" if os.name == "nt" else "python")).touch()
+    result = subprocess.run(
+        [sys.executable, "-S", "-I", "demo.py"], cwd=tmp_path, capture_output=True, text=True
+    )
+    venv_python = r".venv\Scripts\python" if os.name == "nt" else ".venv/bin/python"
+    assert result.returncode != 0
+    assert f"the repository's .venv has it: {venv_python} demo.py" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_release_build_shows_no_debug_banner(quick_run):
+    assert "DEBUG BUILD" not in quick_run and "[debug build]" not in quick_run
+
+
+def test_every_thread_speedup_below_the_core_count_is_explained(quick_run):
+    lines = quick_run.splitlines()
+    cores = os.cpu_count() or 1
+    for i, line in enumerate(lines):
+        ratio = re.search(r"(?:->|→) (\d+\.\d+)(?:×|x)", line)
+        if ratio and ("Rust:" in line or "count_primes(" in line):
+            if float(ratio[1]) < 0.9 * cores:
+                assert lines[i + 1].startswith(("  (below", "  (one core")), line
+
+
+def test_shortfall_wording():
+    sys.path.insert(0, str(ROOT))
+    import demo
+
+    assert demo.shortfall(1.95, 2) is None
+    assert "one core" in (demo.shortfall(1.0, 1) or "")
+    note = demo.shortfall(1.1, 2) or ""
+    assert note.startswith("  (below 2") and "free cores" in note
