@@ -258,7 +258,7 @@ def performance(quick: bool) -> None:
         return
     python = best_time(lambda: py_sieve(n))
     print(f"Python sieve({n:,}):            {fmt_time(python)}")
-    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster (and most of its time is spent{MARK}")
+    print(f"  -> Rust is {python / rust:.0f}{TIMES} faster{MARK} (and most of its time is spent")
     print("     building the Python list of ints, which no implementation can avoid)")
 
 
@@ -305,10 +305,10 @@ def shortfall(ratio: float, cores: int) -> str | None:
         return None
     load = ""
     if hasattr(os, "getloadavg"):
-        load = f"; the load average is {os.getloadavg()[0]:.1f} on this machine's {cores} cores"
+        load = f" (load average now {os.getloadavg()[0]:.1f} on {cores} cores)"
     return (
-        f"  (below {cores}{TIMES}: threads run at once only on free cores, and other programs"
-        f" or a VM's host\n   take some{load}; starting threads costs a little too."
+        f"  (below {cores}{TIMES}: threads run at once only on free cores, and other programs or"
+        f" a VM's host take\n   some{load}; starting threads costs a little too."
         " Run it again: --section 8)"
     )
 
@@ -316,8 +316,9 @@ def shortfall(ratio: float, cores: int) -> str | None:
 def parallelism(quick: bool) -> None:
     cores = os.cpu_count() or 1
     tasks = max(cores, 2)
-    n = 5_000_000 if quick else 10_000_000
-    rounds = 2 if quick else 5
+    # Each task long enough (~10 ms) that starting a thread is noise; few rounds, for pace.
+    n = 10_000_000 if quick else 30_000_000
+    rounds = 3 if quick else 7
 
     print("Pattern 1: Python threads, each calling a function that releases the GIL.")
     print(f"{tasks} tasks of count_primes({n:,}, threads=1), one after another and on {tasks}")

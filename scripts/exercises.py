@@ -20,13 +20,11 @@ imports rust_demo, so it runs in the Python that the module was built into.
 
 from __future__ import annotations
 
-import doctest
 import os
 import re
 import subprocess
 import sys
 import time
-import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -591,6 +589,8 @@ ValueError: Input too large (max 20)
 
 def run_session(session: str, module: object) -> str | None:
     """Run a `>>>` session from the guide; None if every line printed what it shows."""
+    import doctest  # here, not at the top: `scripts/dev.py` imports this file on every check
+
     test = doctest.DocTestParser().get_doctest(session, {"rust_demo": module}, "guide", None, 0)
     failed: list[str] = []
 
@@ -669,6 +669,8 @@ def check_sieve(report: Report, module) -> None:
     if report.failures:
         return
     n = 1_000_000
+
+    import timeit
 
     def best(func: Callable[[], object], repeat: int = 5) -> float:
         timer = timeit.Timer(func)
