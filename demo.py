@@ -29,7 +29,10 @@ def _not_installed() -> str:
     """What to do when this Python has no rust_demo: use the repository's .venv, or build."""
     venv = Path(__file__).resolve().parent / ".venv"
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    if python.exists() and Path(sys.prefix).resolve() != venv.resolve():
+    # Compared unresolved: the venv's python is a link to the very interpreter it came from.
+    running = os.path.normcase(os.path.abspath(sys.executable))
+    in_venv = running.startswith(os.path.normcase(str(venv)) + os.sep)
+    if python.exists() and not in_venv and Path(sys.prefix).resolve() != venv.resolve():
         try:
             command = f"{os.path.relpath(python)} {os.path.relpath(__file__)}"
         except ValueError:  # Windows: another drive
