@@ -33,8 +33,10 @@ use pyo3::{ffi, intern, PyTraverseError};
 
 use engines::exact_sum::{RestoreError, Window, WindowError};
 use engines::fibonacci::{fibonacci_u64, FIBONACCI_MAX_N};
-use engines::ring::Ring;
-use engines::text::{count_unique_lowered_words, is_lowered_palindrome, WordCounts};
+use engines::ring::{drop_flat, DropQueue, Ring};
+use engines::text::{
+    count_unique_lowered_words, is_lowered_palindrome, lower_if_ascii, WordCounts,
+};
 use engines::threads::{prime_count_threaded, MAX_THREADS};
 
 /// The MemoryError for an allocation that failed. Every allocation whose size depends on the
@@ -65,7 +67,7 @@ fn list_of<'py, T: IntoPyObject<'py>>(
 #[pyfunction]
 #[pyo3(signature = (n, /))]
 fn fibonacci(n: u64) -> PyResult<u64> {
-    // F(n) is computed for n <= 93 only, so the loop above never runs more than 93 times.
+    // F(n) is computed for n <= 93 only, so fibonacci_u64's loop never runs more than 93 times.
     if n > FIBONACCI_MAX_N {
         return Err(PyOverflowError::new_err(format!(
             "fibonacci({n}) does not fit in 64 bits: the largest supported n is {FIBONACCI_MAX_N}"
@@ -344,12 +346,7 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         // SAFETY: `word` is a live object and the thread is attached; this only reads its
         // type, which never changes.
         let exact_str = unsafe { ffi::PyUnicode_CheckExact(word.as_ptr()) } != 0;
-        if exact_str && buffer.iter().all(|&c| c < 0x80) {
-            buffer.iter_mut().for_each(|c| {
-                if (0x41..=0x5A).contains(c) {
-                    *c += 0x20; // 'A'..='Z' -> 'a'..='z'
-                }
-            });
+        if exact_str && lower_if_ascii(&mut buffer) {
             counts.add(&buffer, no_memory, || {
                 ascii.clear();
                 ascii.try_reserve(buffer.len()).map_err(no_memory)?;
@@ -632,7 +629,7 @@ impl Counter {
 thread_local! {
     /// Items of RingBuffers freed while this thread is already freeing a RingBuffer's items,
     /// waiting for that outermost drop to free them: `Some` while it runs.
-    static PENDING_DROPS: RefCell<Option<Vec<VecDeque<Py<PyAny>>>>> = const { RefCell::new(None) };
+    static PENDING_DROPS: DropQueue<Py<PyAny>> = const { RefCell::new(None) };
 }
 
 /// Drop the items of a RingBuffer without recursing into the items of their items.
@@ -640,55 +637,10 @@ thread_local! {
 /// Freeing a RingBuffer frees its items, which may be RingBuffers holding RingBuffers, and so
 /// on: done recursively, a chain 20,000 deep overflows the stack and kills the interpreter.
 /// CPython's containers avoid this with the "trashcan" (deque included), which abi3 does not
-/// offer, so this is the same idea in Rust: the outermost drop on a thread frees the items,
-/// and any RingBuffer freed meanwhile on that thread only hands its items to it, to be freed
-/// in a loop. The stack stays flat however deep the nesting (tested to 10**6 levels).
+/// offer, so `drop_flat` does the same in Rust with this thread's queue: the stack stays flat
+/// however deep the nesting (tested to 10**6 levels).
 fn drop_items(items: VecDeque<Py<PyAny>>) {
-    enum Role {
-        Handed,
-        Outermost(VecDeque<Py<PyAny>>),
-        Direct(VecDeque<Py<PyAny>>),
-    }
-    if items.is_empty() {
-        return;
-    }
-    // The RefCell is never borrowed while an item is dropped (that could run a __del__ that
-    // frees another RingBuffer and comes back here), so the borrows below cannot collide.
-    let role = PENDING_DROPS.try_with(|pending| {
-        let mut pending = pending.borrow_mut();
-        match pending.as_mut() {
-            Some(queue) => match queue.try_reserve(1) {
-                Ok(()) => {
-                    queue.push(items);
-                    Role::Handed
-                }
-                // No memory to queue them: free them here, recursing one level deeper.
-                Err(_) => Role::Direct(items),
-            },
-            None => {
-                *pending = Some(Vec::new());
-                Role::Outermost(items)
-            }
-        }
-    });
-    match role {
-        Ok(Role::Handed) => {}
-        Ok(Role::Direct(items)) => drop(items),
-        // The thread is exiting and its thread-locals are gone: the items went with the
-        // closure that was never called, freed directly.
-        Err(_) => {}
-        Ok(Role::Outermost(items)) => {
-            let mut next = Some(items);
-            while let Some(items) = next {
-                drop(items); // may hand more items to the queue
-                next = PENDING_DROPS
-                    .try_with(|pending| pending.borrow_mut().as_mut().and_then(Vec::pop))
-                    .ok()
-                    .flatten();
-            }
-            let _ = PENDING_DROPS.try_with(|pending| pending.borrow_mut().take());
-        }
-    }
+    drop_flat(&PENDING_DROPS, items);
 }
 
 /// Whether dropping our reference to `item` frees it, which can run Python code.
@@ -1120,7 +1072,7 @@ fn count_primes(py: Python<'_>, n: u64, threads: Option<i64>) -> PyResult<u64> {
 mod prime_list;
 
 use engines::sieve::PrimeBits;
-use prime_list::{physical_memory, prime_count_upper_bound, BYTES_PER_LISTED_PRIME};
+use prime_list::ListPlan;
 
 /// A Python list of the first `len` values, built item by item so that Ctrl-C is checked
 /// every million items: turning hundreds of millions of primes into Python ints takes
@@ -1180,25 +1132,18 @@ fn int_list(
 #[pyfunction]
 #[pyo3(signature = (n, /))]
 fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> {
-    let bound = prime_count_upper_bound(n);
-    let words = PrimeBits::words_needed(n);
-    let needed = bound
-        .saturating_mul(BYTES_PER_LISTED_PRIME)
-        .saturating_add(words.saturating_mul(8));
-    if physical_memory().is_some_and(|memory| needed > memory) {
+    let plan = ListPlan::new(n);
+    if plan.exceeds_memory() {
         return Err(PyMemoryError::new_err(format!(
-            "sieve_of_eratosthenes({n}): a list of up to {bound} primes needs about {} GiB, \
+            "sieve_of_eratosthenes({n}): a list of up to {} primes needs about {} GiB, \
              more than this machine's memory; count_primes({n}) needs almost none",
-            needed >> 30
+            plan.bound,
+            plan.bytes >> 30
         )));
     }
-    let mut bits = Vec::new();
-    usize::try_from(words)
-        .ok()
-        .and_then(|words| bits.try_reserve_exact(words).ok())
-        .ok_or_else(|| {
-            PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
-        })?;
+    let bits = plan.reserve_bits().ok_or_else(|| {
+        PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
+    })?;
     let mut keep_going = interruptible(py)?;
     let primes = py.detach(|| PrimeBits::sieve(n, bits, &mut keep_going))?;
     int_list(py, primes.count(n), primes.primes(n))

@@ -6,7 +6,7 @@
 use crate::engines::sieve::PrimeBits;
 
 /// An upper bound on the number of primes up to n (Rosser & Schoenfeld; Dusart for large n).
-pub fn prime_count_upper_bound(n: u64) -> u64 {
+fn prime_count_upper_bound(n: u64) -> u64 {
     if n < 17 {
         return n / 2 + 1;
     }
@@ -21,7 +21,7 @@ pub fn prime_count_upper_bound(n: u64) -> u64 {
 }
 
 /// Bytes of RAM on this machine, where the OS tells us.
-pub fn physical_memory() -> Option<u64> {
+fn physical_memory() -> Option<u64> {
     #[cfg(unix)]
     {
         // SAFETY: sysconf only reads system configuration.
@@ -42,11 +42,50 @@ pub fn physical_memory() -> Option<u64> {
 }
 
 /// Bytes each prime of a sieve result costs: 8 for its slot in the list, 32 for the int.
-pub const BYTES_PER_LISTED_PRIME: u64 = 40;
+const BYTES_PER_LISTED_PRIME: u64 = 40;
+
+/// What a list of the primes up to n takes, worked out before any of it is allocated.
+pub struct ListPlan {
+    /// At most this many primes.
+    pub bound: u64,
+    /// Words of `PrimeBits` to sieve into.
+    pub words: u64,
+    /// Bytes for the bits and the list together (saturating).
+    pub bytes: u64,
+}
+
+impl ListPlan {
+    /// The plan for the primes up to n.
+    pub fn new(n: u64) -> Self {
+        let bound = prime_count_upper_bound(n);
+        let words = PrimeBits::words_needed(n);
+        let bytes = bound
+            .saturating_mul(BYTES_PER_LISTED_PRIME)
+            .saturating_add(words.saturating_mul(8));
+        ListPlan {
+            bound,
+            words,
+            bytes,
+        }
+    }
+
+    /// Whether the list needs more than this machine's memory, where the OS tells us.
+    pub fn exceeds_memory(&self) -> bool {
+        physical_memory().is_some_and(|memory| self.bytes > memory)
+    }
+
+    /// An empty vector with room for the bits, or None if there is no memory for them.
+    pub fn reserve_bits(&self) -> Option<Vec<u64>> {
+        let mut bits = Vec::new();
+        bits.try_reserve_exact(usize::try_from(self.words).ok()?)
+            .ok()?;
+        Some(bits)
+    }
+}
 
 impl PrimeBits {
     /// How many words the primes up to n need: an upper bound, to reserve them up front.
-    pub fn words_needed(n: u64) -> u64 {
+    fn words_needed(n: u64) -> u64 {
         (n / 2 + 1).div_ceil(64)
     }
 
@@ -77,10 +116,12 @@ mod tests {
             assert_eq!(bits.count(n), primes.len(), "n = {n}");
             assert!(primes.windows(2).all(|pair| pair[0] < pair[1]), "n = {n}");
             assert!(primes.last().is_none_or(|&p| p <= n), "n = {n}");
-            assert!(
-                bits.words.len() as u64 <= PrimeBits::words_needed(n),
-                "n = {n}"
-            );
+            let plan = ListPlan::new(n);
+            assert!(bits.words.len() as u64 <= plan.words, "n = {n}");
+            assert!(plan.bound >= primes.len() as u64, "n = {n}");
+            let reserved = plan.reserve_bits().map_or(0, |bits| bits.capacity());
+            assert!(reserved as u64 >= plan.words, "n = {n}");
+            assert!(!plan.exceeds_memory(), "n = {n}");
         }
     }
 

@@ -1,6 +1,8 @@
 //! A fixed-capacity FIFO of any items: the engine of `RingBuffer`.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::thread::LocalKey;
 
 /// A fixed-capacity FIFO: the plain-Rust core of RingBuffer.
 #[derive(Debug)]
@@ -83,6 +85,64 @@ impl<T> Ring<T> {
     }
 }
 
+/// A thread's batches of items waiting for the outermost `drop_flat` on that thread to free
+/// them: `Some` while it runs.
+pub type DropQueue<T> = RefCell<Option<Vec<VecDeque<T>>>>;
+
+/// Drop `items` without recursing into the items of their items, given a thread-local queue.
+///
+/// Dropping an item may free a container that drops its own items through here, and so on:
+/// done recursively, a deep enough chain overflows the stack. Instead the outermost call on a
+/// thread frees the items, and any call made meanwhile on that thread (from an item's drop)
+/// only hands its items to the queue, to be freed in a loop: the stack stays flat.
+pub fn drop_flat<T>(queue: &'static LocalKey<DropQueue<T>>, items: VecDeque<T>) {
+    enum Role<T> {
+        Handed,
+        Outermost(VecDeque<T>),
+        Direct(VecDeque<T>),
+    }
+    if items.is_empty() {
+        return;
+    }
+    // The RefCell is never borrowed while an item is dropped (that drop could free another
+    // container and come back here), so the borrows below cannot collide.
+    let role = queue.try_with(|pending| {
+        let mut pending = pending.borrow_mut();
+        match pending.as_mut() {
+            Some(queue) => match queue.try_reserve(1) {
+                Ok(()) => {
+                    queue.push(items);
+                    Role::Handed
+                }
+                // No memory to queue them: free them here, recursing one level deeper.
+                Err(_) => Role::Direct(items),
+            },
+            None => {
+                *pending = Some(Vec::new());
+                Role::Outermost(items)
+            }
+        }
+    });
+    match role {
+        Ok(Role::Handed) => {}
+        Ok(Role::Direct(items)) => drop(items),
+        // The thread is exiting and its thread-locals are gone: the items went with the
+        // closure that was never called, freed directly.
+        Err(_) => {}
+        Ok(Role::Outermost(items)) => {
+            let mut next = Some(items);
+            while let Some(items) = next {
+                drop(items); // may hand more items to the queue
+                next = queue
+                    .try_with(|pending| pending.borrow_mut().as_mut().and_then(Vec::pop))
+                    .ok()
+                    .flatten();
+            }
+            let _ = queue.try_with(|pending| pending.borrow_mut().take());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +163,36 @@ mod tests {
         assert_eq!(ring.pop(), Some(2));
         assert_eq!(ring.take_all(), [3, 4]);
         assert_eq!(ring.pop(), None);
+    }
+
+    /// A container that frees its items through `drop_flat`, counting the drops.
+    struct Nested(VecDeque<Nested>);
+
+    static DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    thread_local! {
+        static NESTED_DROPS: DropQueue<Nested> = const { RefCell::new(None) };
+    }
+
+    impl Drop for Nested {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            drop_flat(&NESTED_DROPS, std::mem::take(&mut self.0));
+        }
+    }
+
+    #[test]
+    fn a_chain_a_million_deep_drops_without_recursing() {
+        let mut chain = Nested(VecDeque::new());
+        for _ in 0..1_000_000 {
+            chain = Nested(VecDeque::from([chain]));
+        }
+        // Dropped recursively, this would overflow the test thread's stack.
+        drop(chain);
+        assert_eq!(
+            DROPPED.load(std::sync::atomic::Ordering::Relaxed),
+            1_000_001
+        );
+        assert!(NESTED_DROPS.with(|pending| pending.borrow().is_none()));
     }
 }

@@ -54,6 +54,20 @@ pub fn is_lowered_palindrome(text: &[u32]) -> bool {
     true
 }
 
+/// If every code point is ASCII, lowercase them in place ('A'..='Z' -> 'a'..='z', what
+/// `str.lower()` does to ASCII) and return true; otherwise change nothing and return false.
+pub fn lower_if_ascii(text: &mut [u32]) -> bool {
+    if !text.iter().all(|&c| c < 0x80) {
+        return false;
+    }
+    text.iter_mut().for_each(|c| {
+        if (0x41..=0x5A).contains(c) {
+            *c += 0x20; // 'A'..='Z' -> 'a'..='z'
+        }
+    });
+    true
+}
+
 /// Counts of words, keyed by their lowercased code points, in first-seen order.
 pub struct WordCounts<K> {
     index: HashMap<Box<[u32]>, usize, foldhash::fast::RandomState>,
@@ -120,6 +134,17 @@ mod tests {
             Ok(3)
         );
         assert_eq!(count_unique_lowered_words(&cps("")), Ok(0));
+    }
+
+    #[test]
+    fn ascii_words_are_lowered_in_place_and_others_left_alone() {
+        let mut word = cps("Hello, WORLD@[`{");
+        assert!(lower_if_ascii(&mut word));
+        assert_eq!(word, cps("hello, world@[`{"));
+        let mut word = cps("HÉLLO");
+        assert!(!lower_if_ascii(&mut word));
+        assert_eq!(word, cps("HÉLLO"));
+        assert!(lower_if_ascii(&mut []));
     }
 
     #[test]
