@@ -1,14 +1,26 @@
 //! rust_demo: the companion module of the workshop guide
 //! "Rust for Pythonistas: Building Native Extensions with PyO3".
 //!
-//! Layout: each section below holds plain Rust functions (tested by `cargo test`, no Python
-//! needed) and, beneath them, thin `#[pyfunction]` / `#[pyclass]` wrappers that convert
-//! arguments, release the GIL for long work and turn Rust errors into Python exceptions.
-//! The `#[pymodule]` function at the bottom registers everything Python sees, one line each.
+//! This file is the Python surface, in the guide's order: each `#[pyfunction]` and
+//! `#[pyclass]` converts its arguments, releases the GIL for long work, calls its engine and
+//! turns Rust errors into Python exceptions. The engines, plain Rust that knows nothing of
+//! Python (each tested by `cargo test`), sit beside it in `engines/`. The `#[pymodule]`
+//! function, `fn rust_demo` (the last function in this file), registers everything Python
+//! sees, one line each.
+
+/// The plain-Rust engines, one file each in `engines/`; none of them uses PyO3.
+mod engines {
+    pub mod exact_sum;
+    pub mod fibonacci;
+    pub mod ring;
+    pub mod sieve;
+    pub mod text;
+    pub mod threads;
+}
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, TryReserveError, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::collections::{TryReserveError, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -19,6 +31,14 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern, PyTraverseError};
+
+use engines::exact_sum::{RestoreError, Window, WindowError};
+use engines::fibonacci::{fibonacci_u64, FIBONACCI_MAX_N};
+use engines::ring::{drop_flat, DropQueue, Ring};
+use engines::text::{
+    count_unique_lowered_words, is_lowered_palindrome, lower_if_ascii, WordCounts,
+};
+use engines::threads::{prime_count_threaded, MAX_THREADS};
 
 /// The MemoryError for an allocation that failed. Every allocation whose size depends on the
 /// input goes through `try_reserve`, so running out of memory (a container's memory cap, an
@@ -42,68 +62,19 @@ fn list_of<'py, T: IntoPyObject<'py>>(
 
 // ───────────────────────────── 1. Simple functions ─────────────────────────────
 
-/// The largest n whose Fibonacci number fits in a u64: F(93) = 12200160415121876738.
-const FIBONACCI_MAX_N: u64 = 93;
-
-/// F(n), or `None` when it does not fit in a u64 (n > 93).
-fn fibonacci_u64(n: u64) -> Option<u64> {
-    // (a, b) = (F(2k), F(2k + 1)), two steps per turn: half the loop overhead of one step.
-    let (mut a, mut b) = (0u64, 1u64);
-    for _ in 0..n / 2 {
-        // checked_add: a release build would silently wrap around instead of panicking.
-        a = a.checked_add(b)?;
-        b = b.checked_add(a)?;
-    }
-    // For even n, b = F(n + 1) was computed too; it fits whenever F(n) does (n <= 92).
-    Some(if n % 2 == 0 { a } else { b })
-}
-
 /// Compute the nth Fibonacci number iteratively: F(0) = 0, F(1) = 1.
 ///
 /// Raises OverflowError for n > 93, whose result does not fit in 64 bits.
 #[pyfunction]
 #[pyo3(signature = (n, /))]
 fn fibonacci(n: u64) -> PyResult<u64> {
-    // F(n) is computed for n <= 93 only, so the loop above never runs more than 93 times.
+    // F(n) is computed for n <= 93 only, so fibonacci_u64's loop never runs more than 93 times.
     if n > FIBONACCI_MAX_N {
         return Err(PyOverflowError::new_err(format!(
             "fibonacci({n}) does not fit in 64 bits: the largest supported n is {FIBONACCI_MAX_N}"
         )));
     }
     fibonacci_u64(n).ok_or_else(|| PyOverflowError::new_err("fibonacci overflowed"))
-}
-
-/// Python's `str.isspace()`: Unicode White_Space plus the four ASCII separators U+001C..U+001F.
-fn is_python_space(c: u32) -> bool {
-    (0x1C..=0x1F).contains(&c) || char::from_u32(c).is_some_and(char::is_whitespace)
-}
-
-fn is_ascii_punctuation(c: u32) -> bool {
-    u8::try_from(c).is_ok_and(|b| b.is_ascii_punctuation())
-}
-
-/// Distinct words among already-lowercased code points: split on whitespace, strip ASCII
-/// punctuation from both ends, ignore what is left empty.
-fn count_unique_lowered_words(text: &[u32]) -> Result<usize, TryReserveError> {
-    let words = text
-        .split(|&c| is_python_space(c))
-        .map(|word| {
-            let start = word.iter().position(|&c| !is_ascii_punctuation(c));
-            let end = word.iter().rposition(|&c| !is_ascii_punctuation(c));
-            match (start, end) {
-                (Some(start), Some(end)) => &word[start..=end],
-                _ => &[],
-            }
-        })
-        .filter(|word| !word.is_empty());
-    let mut unique = HashSet::new();
-    for word in words {
-        if !unique.contains(word) {
-            unique.try_reserve(1)?;
-            unique.insert(word);
-        }
-    }
-    Ok(unique.len())
 }
 
 /// Count distinct words, case-insensitively.
@@ -117,23 +88,6 @@ fn count_unique_words(text: &Bound<'_, PyString>) -> PyResult<usize> {
     // Python's own lower() keeps the case rules identical to str.lower() on every version.
     let lowered = text.call_method0(intern!(text.py(), "lower"))?;
     count_unique_lowered_words(&code_points(lowered.cast()?)?).map_err(no_memory)
-}
-
-/// Whether lowercased code points read the same both ways, looking only at letters and
-/// digits (Rust's `char::is_alphanumeric`). Final sigma `ς` counts as `σ`.
-fn is_lowered_palindrome(text: &[u32]) -> bool {
-    let mut letters = text
-        .iter()
-        .filter_map(|&c| char::from_u32(c))
-        .filter(|c| c.is_alphanumeric())
-        .map(|c| if c == 'ς' { 'σ' } else { c });
-    // Compare from both ends until the two cursors meet.
-    while let (Some(front), Some(back)) = (letters.next(), letters.next_back()) {
-        if front != back {
-            return false;
-        }
-    }
-    true
 }
 
 /// Check whether text is a palindrome, ignoring case and every character that is not a
@@ -355,43 +309,6 @@ fn int_list_of<'py>(py: Python<'py>, values: &[i64]) -> PyResult<Bound<'py, PyLi
     }
 }
 
-/// Counts of words, keyed by their lowercased code points, in first-seen order.
-struct WordCounts<K> {
-    index: HashMap<Box<[u32]>, usize, foldhash::fast::RandomState>,
-    entries: Vec<(K, u64)>,
-}
-
-impl<K> WordCounts<K> {
-    fn new() -> Self {
-        WordCounts {
-            index: HashMap::default(),
-            entries: Vec::new(),
-        }
-    }
-
-    /// Count one more `word`; `make_key` builds the entry's key on its first occurrence.
-    /// Running out of memory is a MemoryError, and then nothing is counted.
-    fn add(&mut self, word: &[u32], make_key: impl FnOnce() -> PyResult<K>) -> PyResult<()> {
-        match self.index.get(word) {
-            Some(&i) => self.entries[i].1 += 1,
-            None => {
-                self.index.try_reserve(1).map_err(no_memory)?;
-                self.entries.try_reserve(1).map_err(no_memory)?;
-                let mut owned = Vec::new();
-                owned.try_reserve_exact(word.len()).map_err(no_memory)?;
-                owned.extend_from_slice(word);
-                let key = make_key()?;
-                // Both reservations above succeeded, so neither of these allocates (the
-                // boxed slice reuses `owned`'s exact allocation).
-                self.index
-                    .insert(owned.into_boxed_slice(), self.entries.len());
-                self.entries.push((key, 1));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// A new str from ASCII bytes; MemoryError if Python cannot allocate it.
 fn ascii_str<'py>(py: Python<'py>, ascii: &[u8]) -> PyResult<Bound<'py, PyString>> {
     let len = isize::try_from(ascii.len()).map_err(|_| PyMemoryError::new_err("str too long"))?;
@@ -430,13 +347,8 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         // SAFETY: `word` is a live object and the thread is attached; this only reads its
         // type, which never changes.
         let exact_str = unsafe { ffi::PyUnicode_CheckExact(word.as_ptr()) } != 0;
-        if exact_str && buffer.iter().all(|&c| c < 0x80) {
-            buffer.iter_mut().for_each(|c| {
-                if (0x41..=0x5A).contains(c) {
-                    *c += 0x20; // 'A'..='Z' -> 'a'..='z'
-                }
-            });
-            counts.add(&buffer, || {
+        if exact_str && lower_if_ascii(&mut buffer) {
+            counts.add(&buffer, no_memory, || {
                 ascii.clear();
                 ascii.try_reserve(buffer.len()).map_err(no_memory)?;
                 ascii.extend(buffer.iter().map(|&c| c as u8)); // all < 0x80
@@ -447,7 +359,7 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
                 .call_method0(intern!(py, "lower"))?
                 .cast_into::<PyString>()?;
             code_points_into(&lowered, &mut buffer)?;
-            counts.add(&buffer, || Ok(lowered))
+            counts.add(&buffer, no_memory, || Ok(lowered))
         }
     };
     if let Ok(list) = words.cast_exact::<PyList>() {
@@ -469,7 +381,7 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         }
     }
     let frequencies = PyDict::new(py);
-    for (word, count) in counts.entries {
+    for (word, count) in counts.into_entries() {
         frequencies.set_item(word, count)?;
     }
     Ok(frequencies)
@@ -530,298 +442,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// An exact running sum of floats (Shewchuk's algorithm, the one behind `math.fsum`).
-///
-/// The sum is held as a list of non-overlapping partials whose exact total is the true sum,
-/// so adding and later subtracting a huge value leaves no trace in the small ones.
-#[derive(Clone, Debug, Default)]
-struct ExactSum {
-    partials: Vec<f64>,
-}
-
-/// Below this magnitude, adding one or two values to partials that are also below it cannot
-/// overflow: the partials never overlap, so together they are less than twice the largest,
-/// and every running sum stays under 3x this bound for the first value and 7x for the second.
-const NO_OVERFLOW: f64 = f64::MAX / 8.0;
-
-/// Add `value` to non-overlapping `partials` in place (one step of Shewchuk's algorithm).
-/// Returns false if the sum overflowed, which leaves `partials` meaningless.
-fn add_to_partials(partials: &mut Vec<f64>, value: f64) -> bool {
-    let mut x = value;
-    let mut kept = 0;
-    // In place: slot `kept` is never ahead of the partial being read.
-    for j in 0..partials.len() {
-        let partial = partials[j];
-        // Knuth's TwoSum: hi + lo == x + partial exactly, whichever is bigger. Neither it
-        // nor the store below branches; on varied data those branches were coin flips.
-        let hi = x + partial;
-        let back = hi - x;
-        let lo = (x - (hi - back)) + (partial - back);
-        partials[kept] = lo; // kept only if nonzero
-        kept += usize::from(lo != 0.0);
-        x = hi;
-    }
-    partials.truncate(kept);
-    partials.push(x);
-    x.is_finite()
-}
-
-/// 2**k as a float, for -1074 <= k <= 1023 (every power of two a float can hold).
-fn pow2(k: i32) -> f64 {
-    debug_assert!((-1074..=1023).contains(&k));
-    if k >= -1022 {
-        f64::from_bits(u64::from((k + 1023).unsigned_abs()) << 52) // normal: biased exponent
-    } else {
-        f64::from_bits(1 << (k + 1074).unsigned_abs()) // subnormal: one mantissa bit
-    }
-}
-
-/// Limbs of the fixed-point accumulator in `ExactSum::of`: each holds 64 bits (plus carries),
-/// the lowest bit worth 2**-1074. Finite floats reach bit 2097; 36 limbs (2304 bits) leave
-/// room for the carries of 2**64 values and a sign.
-const FIXED_LIMBS: usize = 36;
-
-impl ExactSum {
-    /// The exact sum of finite `values`, in whatever order, or `None` if it is 2**1024 or
-    /// more in magnitude (outside the float range; reachable MovingAverage states never are).
-    ///
-    /// Adding the values one by one to partials can overflow on the way even when the final
-    /// sum fits (1e308 + 1e308 - 1e308). Here each value is added exactly into a 2304-bit
-    /// fixed-point integer, which no order of values can overflow, and the total is then cut
-    /// into 53-bit pieces: non-overlapping floats, smallest first, which is what `partials`
-    /// must be.
-    fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
-        let mut limbs = [0i128; FIXED_LIMBS];
-        for value in values {
-            debug_assert!(value.is_finite());
-            let bits = value.to_bits();
-            let exponent = ((bits >> 52) & 0x7FF) as u32; // 11 bits: 0..=2046 when finite
-            let fraction = bits & ((1 << 52) - 1);
-            // value = mantissa * 2**(shift - 1074) exactly, with shift in 0..=2045.
-            let (mantissa, shift) = if exponent == 0 {
-                (fraction, 0)
-            } else {
-                (fraction | 1 << 52, exponent - 1)
-            };
-            let wide = u128::from(mantissa) << (shift % 64); // below 2**117
-            let limb = (shift / 64) as usize; // at most 31, so limb + 1 < FIXED_LIMBS
-            let (low, high) = (i128::from(wide as u64), (wide >> 64) as i128);
-            // Each limb gains less than 2**64 per value, so it stays far below 2**127 for
-            // any number of values a window can hold (each takes 8 bytes of memory).
-            if value < 0.0 {
-                limbs[limb] -= low;
-                limbs[limb + 1] -= high;
-            } else {
-                limbs[limb] += low;
-                limbs[limb + 1] += high;
-            }
-        }
-        // Propagate carries (floor division by 2**64 keeps each limb in 0..2**64), then work
-        // on the magnitude: the pieces of a negative sum are those of -sum, negated.
-        let normalize = |limbs: &mut [i128; FIXED_LIMBS]| {
-            for k in 0..FIXED_LIMBS - 1 {
-                let carry = limbs[k] >> 64;
-                limbs[k] -= carry << 64;
-                limbs[k + 1] += carry;
-            }
-        };
-        normalize(&mut limbs);
-        let negative = limbs[FIXED_LIMBS - 1] < 0;
-        if negative {
-            limbs.iter_mut().for_each(|limb| *limb = -*limb);
-            normalize(&mut limbs);
-        }
-        // Every limb is now in 0..2**64 (the top one too: the sum is below 2**2160).
-        let word = |k: usize| limbs.get(k).map_or(0, |&limb| limb as u64 as u128);
-        let mut partials = Vec::new();
-        for start in (0..FIXED_LIMBS * 64).step_by(53) {
-            let (k, offset) = (start / 64, start % 64);
-            let piece = ((word(k + 1) << 64 | word(k)) >> offset) as u64 & ((1 << 53) - 1);
-            if piece == 0 {
-                continue;
-            }
-            // piece * 2**(start - 1074) is exact when finite: a 53-bit integer whose lowest
-            // bit is worth at least 2**-1074. Past 2**1023 nothing is finite.
-            let scale = i32::try_from(start).ok()? - 1074;
-            let partial = if scale <= 1023 {
-                piece as f64 * pow2(scale)
-            } else {
-                f64::INFINITY
-            };
-            if !partial.is_finite() {
-                return None;
-            }
-            partials.push(if negative { -partial } else { partial });
-        }
-        Some(ExactSum { partials })
-    }
-
-    /// Add one or two values in turn, or, if the exact sum would leave the float range at any
-    /// step, leave the sum unchanged and return false.
-    fn add_all(&mut self, values: &[f64]) -> bool {
-        debug_assert!(values.len() <= 2, "NO_OVERFLOW covers two values");
-        let below = |v: &f64| v.abs() < NO_OVERFLOW;
-        if values.iter().chain(self.partials.last()).all(below) {
-            // The usual case: nothing can overflow, so update in place.
-            for &value in values {
-                let finite = add_to_partials(&mut self.partials, value);
-                debug_assert!(finite, "NO_OVERFLOW is too large");
-            }
-            return true;
-        }
-        // Near the top of the float range: work on a copy, kept only if all went well.
-        let mut work = self.partials.clone();
-        let added = values
-            .iter()
-            .all(|&value| add_to_partials(&mut work, value));
-        if added {
-            self.partials = work;
-        }
-        added
-    }
-
-    /// The exact sum, correctly rounded to the nearest float (the final step of `math.fsum`).
-    fn total(&self) -> f64 {
-        let p = &self.partials;
-        let Some((&last, rest)) = p.split_last() else {
-            return 0.0;
-        };
-        let (mut hi, mut lo) = (last, 0.0);
-        // Every `p[n - 1]` below runs only while n > 0, so it is in bounds.
-        let mut n = rest.len();
-        while n > 0 {
-            let x = hi;
-            let y = p[n - 1];
-            n -= 1;
-            hi = x + y;
-            lo = y - (hi - x);
-            if lo != 0.0 {
-                break;
-            }
-        }
-        // Round half-even correctly when the discarded part is exactly half an ulp.
-        if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
-            let y = lo * 2.0;
-            let x = hi + y;
-            if y == x - hi {
-                hi = x;
-            }
-        }
-        hi
-    }
-}
-
-/// What `Window::push` can refuse.
-#[derive(Debug, PartialEq)]
-enum WindowError {
-    NotFinite,
-    SumOverflow,
-    NoMemory,
-}
-
-/// The last `size` values and their exact sum: the state of a MovingAverage.
-#[derive(Clone, Debug)]
-struct Window {
-    size: usize,
-    values: VecDeque<f64>,
-    sum: ExactSum,
-}
-
-impl Window {
-    fn new(size: usize) -> Self {
-        // No `with_capacity(size)`: a huge window must not allocate up front.
-        Self {
-            size,
-            values: VecDeque::new(),
-            sum: ExactSum::default(),
-        }
-    }
-
-    /// Add a value, dropping the oldest once the window is full. O(1) whatever the size.
-    /// On error nothing changes.
-    fn push(&mut self, value: f64) -> Result<(), WindowError> {
-        if !value.is_finite() {
-            return Err(WindowError::NotFinite);
-        }
-        let full = self.values.len() == self.size;
-        if !full {
-            // The window grows by one value: reserve it first, so that running out of memory
-            // is an error that changes nothing (not an abort, and no sum without its value).
-            self.values
-                .try_reserve(1)
-                .map_err(|_| WindowError::NoMemory)?;
-        }
-        let added = match self.values.front() {
-            Some(&oldest) if full => self.sum.add_all(&[-oldest, value]),
-            _ => self.sum.add_all(&[value]),
-        };
-        if !added {
-            return Err(WindowError::SumOverflow);
-        }
-        if full {
-            self.values.pop_front();
-        }
-        self.values.push_back(value);
-        Ok(())
-    }
-
-    /// The mean of the window (0.0 when empty): the exactly rounded sum over the count, the
-    /// same number `statistics.fmean(window)` gives.
-    fn average(&self) -> f64 {
-        if self.values.is_empty() {
-            0.0
-        } else {
-            // `+ 0.0` turns -0.0 into 0.0: whether a zero sum comes out as -0.0 depends on
-            // the order of past additions, which a copy (rebuilt from the window) cannot
-            // know. Equal (==) to fmean's answer either way.
-            self.sum.total() / self.values.len() as f64 + 0.0
-        }
-    }
-
-    fn clear(&mut self) {
-        self.values.clear();
-        self.sum = ExactSum::default();
-    }
-
-    /// A window of `size` holding the last `size` of `values` (all of them if fewer), as
-    /// `deque(values, maxlen=size)` would; its sum is computed exactly, in an order-proof way
-    /// (see `ExactSum::of`), so every window that `push` accepted can be rebuilt, even one
-    /// whose values would overflow if they were pushed again one by one.
-    fn restore<E>(
-        size: usize,
-        values: impl IntoIterator<Item = Result<f64, E>>,
-    ) -> Result<Self, RestoreError<E>> {
-        let mut kept = VecDeque::new();
-        for value in values {
-            let value = value.map_err(RestoreError::Item)?;
-            if !value.is_finite() {
-                return Err(RestoreError::Window(WindowError::NotFinite));
-            }
-            if kept.len() == size {
-                kept.pop_front();
-            } else {
-                kept.try_reserve(1)
-                    .map_err(|_| RestoreError::Window(WindowError::NoMemory))?;
-            }
-            kept.push_back(value);
-        }
-        let sum = ExactSum::of(kept.iter().copied())
-            .ok_or(RestoreError::Window(WindowError::SumOverflow))?;
-        Ok(Window {
-            size,
-            values: kept,
-            sum,
-        })
-    }
-}
-
-/// Why `Window::restore` failed: an item that could not be read, or a window that could not be.
-#[derive(Debug)]
-enum RestoreError<E> {
-    Item(E),
-    Window(WindowError),
-}
-
 /// A moving average over the last `window_size` values.
 ///
 /// `add` is O(1) whatever the window size, and the average is exact: it equals
@@ -879,7 +499,7 @@ impl MovingAverage {
 
     /// Get the number of values currently stored (at most window_size).
     fn count(&self) -> usize {
-        lock(&self.window).values.len()
+        lock(&self.window).values().len()
     }
 
     /// Clear all values.
@@ -893,7 +513,7 @@ impl MovingAverage {
         format!(
             "MovingAverage(window_size={}, count={}, avg={:.2})",
             self.window_size,
-            window.values.len(),
+            window.values().len(),
             window.average()
         )
     }
@@ -907,9 +527,9 @@ impl MovingAverage {
         {
             let window = lock(&this.window);
             values
-                .try_reserve_exact(window.values.len())
+                .try_reserve_exact(window.values().len())
                 .map_err(no_memory)?;
-            values.extend(window.values.iter().copied());
+            values.extend(window.values().iter().copied());
         }
         Ok((
             slf.get_type(),
@@ -1007,69 +627,10 @@ impl Counter {
 }
 // ----- Exercise 3 end: Counter -----
 
-/// A fixed-capacity FIFO: the plain-Rust core of RingBuffer.
-#[derive(Debug)]
-struct Ring<T> {
-    capacity: usize,
-    items: VecDeque<T>,
-    /// Bumped by every change, so iterators can notice they went stale.
-    version: u64,
-}
-
-impl<T> Ring<T> {
-    fn new(capacity: usize) -> Self {
-        // No `with_capacity`: RingBuffer(10**12) must not allocate up front.
-        Ring {
-            capacity,
-            items: VecDeque::new(),
-            version: 0,
-        }
-    }
-
-    /// Append `item`; when full, the oldest item is removed and returned. If there is no
-    /// memory for one more item, nothing changes and `item` comes back as the error.
-    fn push(&mut self, item: T) -> Result<Option<T>, T> {
-        let evicted = if self.items.len() == self.capacity {
-            self.items.pop_front()
-        } else {
-            if self.items.try_reserve(1).is_err() {
-                return Err(item);
-            }
-            None
-        };
-        self.items.push_back(item);
-        self.version = self.version.wrapping_add(1);
-        Ok(evicted)
-    }
-
-    /// Remove and return the oldest item.
-    fn pop(&mut self) -> Option<T> {
-        let item = self.items.pop_front()?;
-        self.version = self.version.wrapping_add(1);
-        Some(item)
-    }
-
-    /// The item at `index` (0 is the oldest), counting from the newest when negative.
-    fn get(&self, index: isize) -> Option<&T> {
-        let position = if index < 0 {
-            index.checked_add_unsigned(self.items.len())?
-        } else {
-            index
-        };
-        self.items.get(usize::try_from(position).ok()?)
-    }
-
-    /// Remove and return every item.
-    fn take_all(&mut self) -> VecDeque<T> {
-        self.version = self.version.wrapping_add(1);
-        std::mem::take(&mut self.items)
-    }
-}
-
 thread_local! {
     /// Items of RingBuffers freed while this thread is already freeing a RingBuffer's items,
     /// waiting for that outermost drop to free them: `Some` while it runs.
-    static PENDING_DROPS: RefCell<Option<Vec<VecDeque<Py<PyAny>>>>> = const { RefCell::new(None) };
+    static PENDING_DROPS: DropQueue<Py<PyAny>> = const { RefCell::new(None) };
 }
 
 /// Drop the items of a RingBuffer without recursing into the items of their items.
@@ -1077,55 +638,10 @@ thread_local! {
 /// Freeing a RingBuffer frees its items, which may be RingBuffers holding RingBuffers, and so
 /// on: done recursively, a chain 20,000 deep overflows the stack and kills the interpreter.
 /// CPython's containers avoid this with the "trashcan" (deque included), which abi3 does not
-/// offer, so this is the same idea in Rust: the outermost drop on a thread frees the items,
-/// and any RingBuffer freed meanwhile on that thread only hands its items to it, to be freed
-/// in a loop. The stack stays flat however deep the nesting (tested to 10**6 levels).
+/// offer, so `drop_flat` does the same in Rust with this thread's queue: the stack stays flat
+/// however deep the nesting (tested to 10**6 levels).
 fn drop_items(items: VecDeque<Py<PyAny>>) {
-    enum Role {
-        Handed,
-        Outermost(VecDeque<Py<PyAny>>),
-        Direct(VecDeque<Py<PyAny>>),
-    }
-    if items.is_empty() {
-        return;
-    }
-    // The RefCell is never borrowed while an item is dropped (that could run a __del__ that
-    // frees another RingBuffer and comes back here), so the borrows below cannot collide.
-    let role = PENDING_DROPS.try_with(|pending| {
-        let mut pending = pending.borrow_mut();
-        match pending.as_mut() {
-            Some(queue) => match queue.try_reserve(1) {
-                Ok(()) => {
-                    queue.push(items);
-                    Role::Handed
-                }
-                // No memory to queue them: free them here, recursing one level deeper.
-                Err(_) => Role::Direct(items),
-            },
-            None => {
-                *pending = Some(Vec::new());
-                Role::Outermost(items)
-            }
-        }
-    });
-    match role {
-        Ok(Role::Handed) => {}
-        Ok(Role::Direct(items)) => drop(items),
-        // The thread is exiting and its thread-locals are gone: the items went with the
-        // closure that was never called, freed directly.
-        Err(_) => {}
-        Ok(Role::Outermost(items)) => {
-            let mut next = Some(items);
-            while let Some(items) = next {
-                drop(items); // may hand more items to the queue
-                next = PENDING_DROPS
-                    .try_with(|pending| pending.borrow_mut().as_mut().and_then(Vec::pop))
-                    .ok()
-                    .flatten();
-            }
-            let _ = PENDING_DROPS.try_with(|pending| pending.borrow_mut().take());
-        }
-    }
+    drop_flat(&PENDING_DROPS, items);
 }
 
 /// Whether dropping our reference to `item` frees it, which can run Python code.
@@ -1208,9 +724,9 @@ impl RingBuffer {
         let ring = lock(&self.ring);
         let mut items = Vec::new();
         items
-            .try_reserve_exact(ring.items.len())
+            .try_reserve_exact(ring.items().len())
             .map_err(no_memory)?;
-        items.extend(ring.items.iter().map(|item| item.clone_ref(py)));
+        items.extend(ring.items().iter().map(|item| item.clone_ref(py)));
         Ok(items)
     }
 }
@@ -1229,7 +745,7 @@ impl RingBuffer {
     /// The maximum number of items.
     #[getter]
     fn capacity(&self) -> usize {
-        lock(&self.ring).capacity
+        lock(&self.ring).capacity()
     }
 
     /// Append an item; when the buffer is full the oldest item is dropped.
@@ -1298,7 +814,7 @@ impl RingBuffer {
     /// Whether the buffer holds `capacity` items.
     fn is_full(&self) -> bool {
         let ring = lock(&self.ring);
-        ring.items.len() == ring.capacity
+        ring.items().len() == ring.capacity()
     }
 
     /// The items as a list, oldest first.
@@ -1307,7 +823,7 @@ impl RingBuffer {
     }
 
     fn __len__(&self) -> usize {
-        lock(&self.ring).items.len()
+        lock(&self.ring).items().len()
     }
 
     fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<Py<PyAny>> {
@@ -1327,7 +843,7 @@ impl RingBuffer {
     }
 
     fn __iter__(slf: Py<Self>) -> RingBufferIterator {
-        let version = lock(&slf.get().ring).version;
+        let version = lock(&slf.get().ring).version();
         RingBufferIterator {
             buffer: slf,
             next: AtomicUsize::new(0),
@@ -1383,12 +899,7 @@ impl RingBuffer {
             drop_items(kept.take_all());
             return Err(err);
         }
-        let old = {
-            let mut ring = lock(&self.ring);
-            std::mem::swap(&mut ring.items, &mut kept.items);
-            ring.version = ring.version.wrapping_add(1);
-            std::mem::take(&mut kept.items)
-        };
+        let old = lock(&self.ring).replace_items(kept.take_all());
         drop_items(old); // after the lock is released, as in push()
         Ok(())
     }
@@ -1400,7 +911,7 @@ impl RingBuffer {
         // not, skipping the visit is safe (the collector then sees these items as referenced
         // from outside and keeps them).
         if let Ok(ring) = self.ring.try_lock() {
-            for item in &ring.items {
+            for item in ring.items() {
                 visit.call(item)?;
             }
         }
@@ -1429,13 +940,13 @@ impl RingBufferIterator {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let ring = lock(&self.buffer.get().ring);
-        if ring.version != self.version {
+        if ring.version() != self.version {
             return Err(PyRuntimeError::new_err(
                 "RingBuffer mutated during iteration",
             ));
         }
         let position = self.next.fetch_add(1, Ordering::Relaxed);
-        Ok(ring.items.get(position).map(|item| item.clone_ref(py)))
+        Ok(ring.items().get(position).map(|item| item.clone_ref(py)))
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -1445,511 +956,8 @@ impl RingBufferIterator {
 
 // ───────────────────────────── 5. Performance: the sieve ─────────────────────────────
 
-/// Odd numbers per sieve segment: 32 KiB of flags, which stay in the L1 data cache.
-const SEGMENT_ODDS: usize = 1 << 15;
-
-/// The small primes whose multiples are copied into each segment from a repeating pattern
-/// instead of being crossed off one by one: together they account for ~40% of the marks.
-const PRESIEVED_PRIMES: [u64; 5] = [3, 5, 7, 11, 13];
-
-/// The pattern repeats every 3*5*7*11*13 odd numbers.
-const PATTERN_ODDS: usize = 15_015;
-
-/// Flags for the odd numbers 1, 3, 5, ... (one period): 0 where a presieved prime divides.
-fn presieve_pattern() -> &'static [u8] {
-    static PATTERN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    PATTERN.get_or_init(|| {
-        (0..PATTERN_ODDS as u64)
-            .map(|i| u8::from(PRESIEVED_PRIMES.iter().all(|&p| (2 * i + 1) % p != 0)))
-            .collect()
-    })
-}
-
 /// How often long work without the GIL, on the main thread, stops to let Python handle Ctrl-C.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
-
-/// The sieve keeps the odd primes up to this limit in memory, with where each one next
-/// crosses off: at most 1,077,870 primes, 8.2 MiB. They are all the base primes any n up to
-/// 2**48 needs. Beyond that, the larger base primes are found again for each segment.
-const CACHED_BASE_PRIMES_LIMIT: u64 = 1 << 24;
-
-/// The integer square root of n.
-fn isqrt(n: u64) -> u64 {
-    let mut root = (n as f64).sqrt() as u64;
-    // The float estimate can be off by one either way for large n.
-    while root.checked_mul(root).is_none_or(|square| square > n) {
-        root -= 1;
-    }
-    while (root + 1)
-        .checked_mul(root + 1)
-        .is_some_and(|square| square <= n)
-    {
-        root += 1;
-    }
-    root
-}
-
-/// Up to 64 flags, each 0 or 1, as the bits of one word, the first flag lowest.
-fn pack_flags(flags: &[u8]) -> u64 {
-    // Multiplying eight 0/1 bytes by this constant moves byte k to bit 56 + k. No two
-    // partial products overlap, so nothing carries and the top byte holds all eight flags.
-    const GATHER: u64 = 0x0102_0408_1020_4080;
-    let mut eights = flags.chunks_exact(8);
-    let mut word = 0;
-    for (k, eight) in eights.by_ref().enumerate() {
-        let eight = u64::from_le_bytes(eight.try_into().unwrap_or_default());
-        word |= (eight.wrapping_mul(GATHER) >> 56) << (8 * k);
-    }
-    let done = flags.len() - eights.remainder().len();
-    for (i, &flag) in eights.remainder().iter().enumerate() {
-        word |= u64::from(flag) << (done + i);
-    }
-    word
-}
-
-/// The primes up to n, one bit per odd number: bit i (counting through the words, lowest
-/// bit first) is set exactly when 2i + 1 is prime; 2 is implied when n >= 2.
-///
-/// At n/16 bytes this is a fraction of the list of primes it becomes (1,000,000 fits in
-/// 62.5 KiB, against 613 KiB for a `Vec<u64>` of its 78,498 primes), so little memory is
-/// touched between sieving and building the list, and the allocator never has to go back
-/// to the OS for it; reading the primes back out with `trailing_zeros` is as fast as
-/// reading a `Vec`.
-struct PrimeBits {
-    words: Vec<u64>,
-}
-
-impl PrimeBits {
-    /// Sieve up to n, appending to `words` (empty, reserved or not). `keep_going` is called
-    /// between segments, and its error stops the sieve.
-    fn sieve<E>(
-        n: u64,
-        mut words: Vec<u64>,
-        keep_going: &mut dyn FnMut() -> Result<(), E>,
-    ) -> Result<Self, E> {
-        sieve_segments(n, keep_going, &mut |low, flags| {
-            // Segments hold a multiple of 64 odd numbers, so each one starts a new word.
-            debug_assert_eq!(low / 2, 64 * words.len() as u64);
-            words.extend(flags.chunks(64).map(pack_flags));
-        })?;
-        Ok(Self { words })
-    }
-
-    /// The odd primes, in order.
-    fn odd_primes(&self) -> impl Iterator<Item = u64> + '_ {
-        self.words.iter().enumerate().flat_map(|(index, &word)| {
-            let mut rest = word;
-            std::iter::from_fn(move || {
-                let bit = u64::from(rest.trailing_zeros());
-                rest &= rest.checked_sub(1)?; // None once no bit is left
-                Some(2 * (64 * index as u64 + bit) + 1)
-            })
-        })
-    }
-}
-
-/// The odd primes up to `limit` (at most 2**32), found by the sieve itself.
-/// Memory: 4 bytes per prime plus limit/16 bytes while sieving.
-fn odd_primes_up_to<E>(
-    limit: u64,
-    keep_going: &mut dyn FnMut() -> Result<(), E>,
-) -> Result<Vec<u32>, E> {
-    let bits = PrimeBits::sieve(limit, Vec::new(), keep_going)?;
-    // Every value here is odd and <= limit <= 2**32, so it fits in a u32.
-    Ok(bits.odd_primes().map(|p| p as u32).collect())
-}
-
-/// Segmented sieve of Eratosthenes over the odd numbers up to n.
-///
-/// For each segment it calls `visit(low, flags)`, where `flags[i] != 0` exactly when
-/// `low + 2*i` is an odd prime, then `keep_going()`, whose error stops the sieve.
-///
-/// Memory is bounded whatever n is: O(sqrt(n)) up to the cache limit (8.2 MiB of base primes
-/// for n >= 2**48, 0.6 MiB for n = 10**12), plus 32 KiB of segment.
-fn sieve_segments<E>(
-    n: u64,
-    keep_going: &mut dyn FnMut() -> Result<(), E>,
-    visit: &mut dyn FnMut(u64, &[u8]),
-) -> Result<(), E> {
-    sieve_segments_caching(n, CACHED_BASE_PRIMES_LIMIT, keep_going, visit)
-}
-
-/// `sieve_segments`, keeping the base primes up to `cache_limit` (which must be at least
-/// n**(1/4)) in memory; tests pass small limits to exercise the uncached path.
-fn sieve_segments_caching<E>(
-    n: u64,
-    cache_limit: u64,
-    keep_going: &mut dyn FnMut() -> Result<(), E>,
-    visit: &mut dyn FnMut(u64, &[u8]),
-) -> Result<(), E> {
-    if n < 3 {
-        return Ok(());
-    }
-    debug_assert!(cache_limit.saturating_mul(cache_limit) >= isqrt(n));
-    let base_primes = odd_primes_up_to(isqrt(n).min(cache_limit), keep_going)?;
-    let mut scratch = Scratch::default();
-    sieve_range(
-        &base_primes,
-        cache_limit,
-        1,
-        n,
-        &mut scratch,
-        keep_going,
-        visit,
-    )
-}
-
-/// The working memory of one thread's sieve, kept from range to range.
-#[derive(Default)]
-struct Scratch {
-    /// One segment's flags (the first `len` of them in use).
-    flags: Vec<u8>,
-    /// Where each crossing prime in use has its next odd multiple (see `sieve_range`).
-    next_multiple: Vec<u32>,
-    /// Flags for finding the uncached base primes, above 2**48.
-    uncached_flags: Vec<u8>,
-}
-
-impl Scratch {
-    /// All the memory a thread of a threaded count can need, allocated now, or None: then
-    /// that thread is not started, rather than failing (aborting) once running.
-    fn try_for(base_primes: usize, uncached: bool) -> Option<Self> {
-        let mut scratch = Scratch::default();
-        scratch.flags.try_reserve_exact(SEGMENT_ODDS).ok()?;
-        scratch.next_multiple.try_reserve_exact(base_primes).ok()?;
-        if uncached {
-            scratch
-                .uncached_flags
-                .try_reserve_exact(SEGMENT_ODDS)
-                .ok()?;
-        }
-        Some(scratch)
-    }
-}
-
-/// Sieve the odd numbers from `low` (odd) to `last`, segment by segment, with `base_primes`,
-/// every odd prime up to min(isqrt(last), cache_limit); larger base primes are found again
-/// for each segment (see `UncachedPrimes`). Calls `visit` and `keep_going` as
-/// `sieve_segments` does. A range may start anywhere: the whole sieve is the range from 1.
-fn sieve_range<E>(
-    base_primes: &[u32],
-    cache_limit: u64,
-    mut low: u64,
-    last: u64,
-    scratch: &mut Scratch,
-    keep_going: &mut dyn FnMut() -> Result<(), E>,
-    visit: &mut dyn FnMut(u64, &[u8]),
-) -> Result<(), E> {
-    if low > last {
-        return Ok(());
-    }
-    let presieved = base_primes.iter().take_while(|&&p| p <= 13).count();
-    let crossing_primes = &base_primes[presieved..];
-    // Where each crossing prime in use has its next odd multiple, as an index into the next
-    // segment: carried over from segment to segment, so no prime needs a division after it
-    // joins. Primes join in order, once their square is in reach.
-    let Scratch {
-        flags,
-        next_multiple,
-        uncached_flags,
-    } = scratch;
-    next_multiple.clear();
-    flags.resize(SEGMENT_ODDS.min(((last - low) / 2) as usize + 1), 0);
-    let pattern = presieve_pattern();
-    loop {
-        let len = flags.len().min(((last - low) / 2) as usize + 1);
-        let segment = &mut flags[..len];
-        let mut offset = ((low / 2) % PATTERN_ODDS as u64) as usize;
-        for chunk in segment.chunks_mut(PATTERN_ODDS) {
-            let (head, tail) = chunk.split_at_mut((PATTERN_ODDS - offset).min(chunk.len()));
-            head.copy_from_slice(&pattern[offset..offset + head.len()]);
-            tail.copy_from_slice(&pattern[..tail.len()]);
-            offset = (offset + chunk.len()) % PATTERN_ODDS;
-        }
-        let high = low + 2 * (len as u64 - 1);
-        while let Some(&p) = crossing_primes.get(next_multiple.len()) {
-            let square = u64::from(p) * u64::from(p); // p < 2**32, so no overflow
-            if square > high {
-                break;
-            }
-            // The first multiple left to cross off is the square, unless the range starts
-            // past it (a range of a threaded count): then one division finds it.
-            let first = if square >= low {
-                Some(square)
-            } else {
-                first_odd_multiple(u64::from(p), low)
-            };
-            // first - low < 2p, so the index fits; with no odd multiple below 2**64 there is
-            // nothing left to cross off, and an index past every segment says so.
-            next_multiple.push(first.map_or(u32::MAX, |first| ((first - low) / 2) as u32));
-        }
-        for (&p, next) in crossing_primes.iter().zip(next_multiple.iter_mut()) {
-            let step = p as usize; // odd multiples are 2p apart: p slots of odd numbers
-            let mut i = *next as usize;
-            while i < len {
-                segment[i] = 0;
-                i += step;
-            }
-            *next = (i - len) as u32; // less than p, or u32::MAX - len: it fits
-        }
-        // cache_limit <= 2**32 in use, so its square does not overflow.
-        if high / cache_limit >= cache_limit && isqrt(high) > cache_limit {
-            uncached_flags.resize(SEGMENT_ODDS, 0);
-            let uncached = UncachedPrimes {
-                small_primes: base_primes,
-                cache_limit,
-                flags: uncached_flags,
-            };
-            uncached.cross_off(segment, low, keep_going)?;
-        }
-        if low == 1 {
-            // 1 is not prime, and the pattern crossed off the presieved primes themselves.
-            segment[0] = 0;
-            for &p in &PRESIEVED_PRIMES {
-                if let Some(flag) = segment.get_mut((p / 2) as usize) {
-                    *flag = 1;
-                }
-            }
-        }
-        visit(low, segment);
-        keep_going()?;
-        match high.checked_add(2) {
-            Some(next) if next <= last => low = next,
-            _ => return Ok(()),
-        }
-    }
-}
-
-/// The first odd multiple of the odd number p that is at least `from`, if below 2**64.
-fn first_odd_multiple(p: u64, from: u64) -> Option<u64> {
-    let multiple = from.div_ceil(p).checked_mul(p)?;
-    if multiple % 2 == 0 {
-        multiple.checked_add(p)
-    } else {
-        Some(multiple)
-    }
-}
-
-/// The base primes above the cache limit, for segments beyond cache_limit**2 (n > 2**48).
-///
-/// There are too many to keep (203 million below 2**32), so each segment finds them again,
-/// a block at a time, by sieving with the cached primes, and crosses off their multiples
-/// with one division each. That is slow, thousands of times slower per segment than the
-/// cached path, but the memory stays bounded, and `keep_going` runs after every block.
-struct UncachedPrimes<'a> {
-    /// Every odd prime up to cache_limit, in order.
-    small_primes: &'a [u32],
-    cache_limit: u64,
-    /// Scratch flags for one block of candidates, SEGMENT_ODDS long.
-    flags: &'a mut [u8],
-}
-
-impl UncachedPrimes<'_> {
-    /// Cross off, in `segment` (flags for the odd numbers low, low + 2, ...), the multiples
-    /// of every prime p with cache_limit < p <= isqrt(last number of the segment).
-    fn cross_off<E>(
-        self,
-        segment: &mut [u8],
-        low: u64,
-        keep_going: &mut dyn FnMut() -> Result<(), E>,
-    ) -> Result<(), E> {
-        let Some(last) = segment.len().checked_sub(1) else {
-            return Ok(());
-        };
-        let high = low + 2 * last as u64; // the segment's last number: no overflow
-        let top = isqrt(high); // below 2**32
-        let mut start = (self.cache_limit + 1) | 1; // the first odd number above the cache
-        while start <= top {
-            let len = self.flags.len().min(((top - start) / 2) as usize + 1);
-            let block = &mut self.flags[..len];
-            let block_high = start + 2 * (len as u64 - 1); // <= top < 2**32
-            block.fill(1);
-            // Sieve the block with the cached primes: cache_limit**2 >= top covers it.
-            for &p in self.small_primes {
-                let p = u64::from(p);
-                if p * p > block_high {
-                    break;
-                }
-                // p * p <= block_high < 2**32: nothing here can overflow.
-                let first = first_odd_multiple(p, start.max(p * p)).unwrap_or(u64::MAX);
-                let mut i = ((first - start) / 2) as usize; // first >= start
-                while i < len {
-                    block[i] = 0;
-                    i += p as usize;
-                }
-            }
-            // Each candidate left is a prime q; cross off its odd multiples from q*q on.
-            for (i, _) in block.iter().enumerate().filter(|(_, &flag)| flag != 0) {
-                let q = start + 2 * i as u64;
-                let Some(first) = first_odd_multiple(q, low.max(q * q)) else {
-                    continue; // no multiple below 2**64
-                };
-                let mut j = ((first - low) / 2) as usize; // first >= low
-                while j < segment.len() {
-                    segment[j] = 0;
-                    j += q as usize;
-                }
-            }
-            keep_going()?;
-            start = block_high + 2;
-        }
-        Ok(())
-    }
-}
-
-/// The number of primes up to n.
-fn prime_count<E>(n: u64, keep_going: &mut dyn FnMut() -> Result<(), E>) -> Result<u64, E> {
-    let mut count = u64::from(n >= 2);
-    sieve_segments(n, keep_going, &mut |_, flags| count += odd_primes_in(flags))?;
-    Ok(count)
-}
-
-/// Odd numbers per block of a threaded count: 64 segments, a few milliseconds of work, so
-/// that a thread on a slower core (a busy VM) simply takes fewer blocks.
-const BLOCK_ODDS: u64 = 64 * SEGMENT_ODDS as u64;
-
-/// `count_primes` takes at most this many threads.
-const MAX_THREADS: usize = 1024;
-
-/// The number of primes up to n, counted by up to `threads` threads, this one included,
-/// that take blocks of segments in turn. Only this thread calls `keep_going` (it alone may
-/// talk to Python); when that fails, the others stop after their current segment.
-///
-/// Memory: the base primes once, plus a segment and the next-multiple table per thread.
-fn prime_count_threaded<E>(
-    n: u64,
-    threads: usize,
-    keep_going: &mut dyn FnMut() -> Result<(), E>,
-) -> Result<u64, E> {
-    let blocks = (n / 2 + n % 2).div_ceil(BLOCK_ODDS); // the odd numbers up to n, in blocks
-    let threads = usize::try_from(blocks).map_or(threads, |blocks| threads.min(blocks));
-    let helpers = threads.saturating_sub(1);
-    if helpers == 0 {
-        return prime_count(n, keep_going);
-    }
-    let blocks = Blocks {
-        n,
-        count: blocks,
-        next: AtomicU64::new(0),
-        base_primes: odd_primes_up_to(isqrt(n).min(CACHED_BASE_PRIMES_LIMIT), keep_going)?,
-    };
-    // Each thread's memory is had before it starts: one that could not have it would abort
-    // the process, so with too little memory fewer threads run, and with none to spare the
-    // count runs on this thread alone, as with threads=1.
-    let uncached = isqrt(n) > CACHED_BASE_PRIMES_LIMIT;
-    let scratch_for_one = || Scratch::try_for(blocks.base_primes.len(), uncached);
-    let Some(mut mine) = scratch_for_one() else {
-        drop(blocks);
-        return prime_count(n, keep_going);
-    };
-    let stop = AtomicBool::new(false);
-    let up = AtomicUsize::new(0); // helpers that have started running
-    std::thread::scope(|scope| {
-        let mut started = Vec::new();
-        for _ in 0..helpers {
-            // A new thread also needs memory that is not ours to ask for (its stack, glibc's
-            // thread-local blocks, which abort the process when they cannot be had): start
-            // one only while a few MiB more are still to be had.
-            if Vec::<u8>::new().try_reserve_exact(THREAD_HEADROOM).is_err() {
-                break;
-            }
-            let Some(mut scratch) = scratch_for_one() else {
-                break;
-            };
-            let (blocks, stop, up) = (&blocks, &stop, &up);
-            let helper = std::thread::Builder::new()
-                .stack_size(HELPER_STACK)
-                .spawn_scoped(scope, move || {
-                    up.fetch_add(1, Ordering::Release);
-                    blocks.claim_and_count(&mut scratch, &mut || {
-                        if stop.load(Ordering::Relaxed) {
-                            Err(())
-                        } else {
-                            Ok(())
-                        }
-                    })
-                });
-            // A thread the OS will not start is no error: the others take its blocks.
-            match helper {
-                Ok(helper) => started.push(helper),
-                Err(_) => break,
-            }
-            // Wait until it runs: by then its thread-local blocks are in place, and the
-            // headroom check for the next one sees the memory they took.
-            while up.load(Ordering::Acquire) < started.len() {
-                std::thread::yield_now();
-            }
-        }
-        let counted = blocks.claim_and_count(&mut mine, &mut || {
-            keep_going().inspect_err(|_| stop.store(true, Ordering::Relaxed))
-        });
-        let mut total = u64::from(n >= 2);
-        for helper in started {
-            match helper.join() {
-                Ok(Ok(count)) => total += count,
-                Ok(Err(())) => {} // stopped because `counted` failed
-                // A helper panicking would be a bug in the sieve: pass it on as it was.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        counted.map(|count| total + count)
-    })
-}
-
-/// A helper thread's stack: the sieve needs little, and a small one leaves more of a capped
-/// address space to everything else (Rust's default is 2 MiB).
-const HELPER_STACK: usize = 256 * 1024;
-
-/// The memory that must still be free (allocated and freed at once to check) before another
-/// helper thread starts.
-const THREAD_HEADROOM: usize = 8 << 20;
-
-/// The blocks of a threaded count, which its threads claim in turn.
-struct Blocks {
-    n: u64,
-    count: u64,
-    /// The next block nobody has claimed yet.
-    next: AtomicU64,
-    /// Every odd prime up to min(isqrt(n), CACHED_BASE_PRIMES_LIMIT), shared by the threads.
-    base_primes: Vec<u32>,
-}
-
-impl Blocks {
-    /// Claim blocks until none is left, and count the odd primes in them.
-    fn claim_and_count<E>(
-        &self,
-        scratch: &mut Scratch,
-        keep_going: &mut dyn FnMut() -> Result<(), E>,
-    ) -> Result<u64, E> {
-        let mut count = 0;
-        loop {
-            let block = self.next.fetch_add(1, Ordering::Relaxed);
-            if block >= self.count {
-                return Ok(count);
-            }
-            // block * BLOCK_ODDS is below the number of odd numbers up to n: no overflow.
-            let low = 1 + 2 * block * BLOCK_ODDS;
-            let last = low.saturating_add(2 * (BLOCK_ODDS - 1)).min(self.n);
-            sieve_range(
-                &self.base_primes,
-                CACHED_BASE_PRIMES_LIMIT,
-                low,
-                last,
-                scratch,
-                keep_going,
-                &mut |_, flags| count += odd_primes_in(flags),
-            )?;
-        }
-    }
-}
-
-/// How many flags of a segment are set (each 0 or 1): its odd primes.
-fn odd_primes_in(flags: &[u8]) -> u64 {
-    flags
-        .chunks(64)
-        .map(|flags| u64::from(pack_flags(flags).count_ones()))
-        .sum()
-}
 
 /// The thread ident of Python's main thread once looked up (0 until then; idents are never
 /// 0): the lookup costs ~0.5 µs, more than `count_primes(10)` itself.
@@ -2059,62 +1067,13 @@ fn count_primes(py: Python<'_>, n: u64, threads: Option<i64>) -> PyResult<u64> {
 // down to the end marker (count_primes above keeps the sieve itself) for you to write the
 // guide's simple version instead; `python3 scripts/dev.py solution 4` puts it back.
 
-/// An upper bound on the number of primes up to n (Rosser & Schoenfeld; Dusart for large n).
-fn prime_count_upper_bound(n: u64) -> u64 {
-    if n < 17 {
-        return n / 2 + 1;
-    }
-    let x = n as f64;
-    let ln = x.ln();
-    let bound = if n >= 355_991 {
-        x / ln * (1.0 + 1.0 / ln + 2.51 / (ln * ln))
-    } else {
-        1.25506 * x / ln
-    };
-    bound.ceil() as u64 + 1
-}
+/// How big a list of primes can get, and reading it out of the sieve's bits: an engine like
+/// those in `engines/`, declared here so that `start 4` takes it out with its one user.
+#[path = "engines/prime_list.rs"]
+mod prime_list;
 
-/// Bytes of RAM on this machine, where the OS tells us.
-fn physical_memory() -> Option<u64> {
-    #[cfg(unix)]
-    {
-        // SAFETY: sysconf only reads system configuration.
-        let (pages, page_size) = unsafe {
-            (
-                libc::sysconf(libc::_SC_PHYS_PAGES),
-                libc::sysconf(libc::_SC_PAGESIZE),
-            )
-        };
-        u64::try_from(pages)
-            .ok()?
-            .checked_mul(u64::try_from(page_size).ok()?)
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
-
-/// Bytes each prime of a sieve result costs: 8 for its slot in the list, 32 for the int.
-const BYTES_PER_LISTED_PRIME: u64 = 40;
-
-impl PrimeBits {
-    /// How many words the primes up to n need: an upper bound, to reserve them up front.
-    fn words_needed(n: u64) -> u64 {
-        (n / 2 + 1).div_ceil(64)
-    }
-
-    /// How many primes there are up to n, the limit these bits were sieved to.
-    fn count(&self, n: u64) -> usize {
-        let odd: u32 = self.words.iter().map(|word| word.count_ones()).sum::<u32>();
-        usize::from(n >= 2) + odd as usize
-    }
-
-    /// All the primes up to n, the limit these bits were sieved to, in order.
-    fn primes(&self, n: u64) -> impl Iterator<Item = u64> + '_ {
-        (n >= 2).then_some(2).into_iter().chain(self.odd_primes())
-    }
-}
+use engines::sieve::PrimeBits;
+use prime_list::ListPlan;
 
 /// A Python list of the first `len` values, built item by item so that Ctrl-C is checked
 /// every million items: turning hundreds of millions of primes into Python ints takes
@@ -2174,25 +1133,18 @@ fn int_list(
 #[pyfunction]
 #[pyo3(signature = (n, /))]
 fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> {
-    let bound = prime_count_upper_bound(n);
-    let words = PrimeBits::words_needed(n);
-    let needed = bound
-        .saturating_mul(BYTES_PER_LISTED_PRIME)
-        .saturating_add(words.saturating_mul(8));
-    if physical_memory().is_some_and(|memory| needed > memory) {
+    let plan = ListPlan::new(n);
+    if plan.exceeds_memory() {
         return Err(PyMemoryError::new_err(format!(
-            "sieve_of_eratosthenes({n}): a list of up to {bound} primes needs about {} GiB, \
+            "sieve_of_eratosthenes({n}): a list of up to {} primes needs about {} GiB, \
              more than this machine's memory; count_primes({n}) needs almost none",
-            needed >> 30
+            plan.bound,
+            plan.bytes >> 30
         )));
     }
-    let mut bits = Vec::new();
-    usize::try_from(words)
-        .ok()
-        .and_then(|words| bits.try_reserve_exact(words).ok())
-        .ok_or_else(|| {
-            PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
-        })?;
+    let bits = plan.reserve_bits().ok_or_else(|| {
+        PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
+    })?;
     let mut keep_going = interruptible(py)?;
     let primes = py.detach(|| PrimeBits::sieve(n, bits, &mut keep_going))?;
     int_list(py, primes.count(n), primes.primes(n))
@@ -2253,339 +1205,4 @@ fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RingBuffer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
-}
-
-// ───────────────────────────── Rust tests (no Python needed) ─────────────────────────────
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn no_interrupt() -> impl FnMut() -> Result<(), ()> {
-        || Ok(())
-    }
-
-    fn naive_primes(n: u64) -> Vec<u64> {
-        (2..=n)
-            .filter(|&k| (2..k).take_while(|d| d * d <= k).all(|d| k % d != 0))
-            .collect()
-    }
-
-    #[test]
-    fn fibonacci_values_and_limit() {
-        assert_eq!(fibonacci_u64(0), Some(0));
-        assert_eq!(fibonacci_u64(1), Some(1));
-        assert_eq!(fibonacci_u64(40), Some(102_334_155));
-        assert_eq!(fibonacci_u64(93), Some(12_200_160_415_121_876_738));
-        assert_eq!(fibonacci_u64(94), None);
-    }
-
-    #[test]
-    fn primes_match_trial_division_across_segment_edges() {
-        let edges = [
-            0,
-            1,
-            2,
-            3,
-            4,
-            9,
-            25,
-            100,
-            2 * SEGMENT_ODDS as u64 - 1,
-            2 * SEGMENT_ODDS as u64 + 1,
-        ];
-        for &n in edges.iter().chain(&[3 * SEGMENT_ODDS as u64 + 7]) {
-            let bits = PrimeBits::sieve(n, Vec::new(), &mut no_interrupt()).unwrap();
-            let primes: Vec<u64> = bits.primes(n).collect();
-            assert_eq!(primes, naive_primes(n), "n = {n}");
-            assert_eq!(bits.count(n), primes.len());
-            assert!(bits.words.len() as u64 <= PrimeBits::words_needed(n));
-            assert_eq!(
-                prime_count(n, &mut no_interrupt()).unwrap(),
-                primes.len() as u64
-            );
-        }
-    }
-
-    #[test]
-    fn pack_flags_matches_a_bit_by_bit_loop() {
-        for len in 0..=64 {
-            let flags: Vec<u8> = (0..len)
-                .map(|i| u8::from(i % 3 == 0 || i % 7 == 5))
-                .collect();
-            let expected = (0..len).fold(0u64, |word, i| word | u64::from(flags[i]) << i);
-            assert_eq!(pack_flags(&flags), expected, "len = {len}");
-        }
-        assert_eq!(pack_flags(&[1; 64]), u64::MAX);
-    }
-
-    #[test]
-    fn threaded_counts_match_across_block_edges() {
-        let block = 2 * BLOCK_ODDS;
-        for n in [
-            0,
-            1,
-            2,
-            3,
-            block - 1,
-            block,
-            block + 1,
-            3 * block + 7,
-            5 * block - 2,
-        ] {
-            let expected = prime_count(n, &mut no_interrupt()).unwrap();
-            for threads in 0..=8 {
-                let counted = prime_count_threaded(n, threads, &mut no_interrupt()).unwrap();
-                assert_eq!(counted, expected, "n = {n}, threads = {threads}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_threaded_count_stops_when_asked() {
-        // Its base primes take one segment, so the stop comes inside the threaded part.
-        let n = 40 * 2 * BLOCK_ODDS;
-        let mut checks = 0;
-        let mut stop_after_three = || {
-            checks += 1;
-            if checks == 3 {
-                Err("stop")
-            } else {
-                Ok(())
-            }
-        };
-        assert_eq!(
-            prime_count_threaded(n, 4, &mut stop_after_three),
-            Err("stop")
-        );
-        assert_eq!(checks, 3);
-    }
-
-    #[test]
-    fn known_prime_counts() {
-        for (n, count) in [
-            (1_000_000, 78_498),
-            (10_000_000, 664_579),
-            (1 << 32, 203_280_221),
-        ] {
-            if n <= 10_000_000 || !cfg!(debug_assertions) {
-                assert_eq!(prime_count(n, &mut no_interrupt()).unwrap(), count);
-            }
-        }
-    }
-
-    #[test]
-    fn prime_count_bound_holds() {
-        for n in (0..2000).chain([355_990, 355_991, 1_000_000, 10_000_000]) {
-            let bits = PrimeBits::sieve(n, Vec::new(), &mut no_interrupt()).unwrap();
-            assert!(
-                bits.count(n) as u64 <= prime_count_upper_bound(n),
-                "n = {n}"
-            );
-        }
-    }
-
-    #[test]
-    fn uncached_base_primes_sieve_correctly() {
-        // With only the primes up to 16 (or 32) cached, every larger base prime goes through
-        // the path that n > 2**48 takes: found again for each segment.
-        for (cache_limit, n) in [
-            (16, 65_536),
-            (18, 3 * SEGMENT_ODDS as u64 + 7),
-            (32, 1 << 20),
-        ] {
-            let mut primes = vec![2];
-            sieve_segments_caching(n, cache_limit, &mut no_interrupt(), &mut |low, flags| {
-                primes.extend(
-                    (0..flags.len())
-                        .filter(|&i| flags[i] != 0)
-                        .map(|i| low + 2 * i as u64),
-                );
-            })
-            .unwrap();
-            let expected = PrimeBits::sieve(n, Vec::new(), &mut no_interrupt()).unwrap();
-            assert_eq!(primes, expected.primes(n).collect::<Vec<_>>(), "n = {n}");
-        }
-        assert_eq!(
-            naive_primes(65_536).len(),
-            prime_count(65_536, &mut no_interrupt()).unwrap() as usize
-        );
-    }
-
-    #[test]
-    fn first_odd_multiple_stays_below_2_to_the_64() {
-        assert_eq!(first_odd_multiple(3, 10), Some(15));
-        assert_eq!(first_odd_multiple(3, 9), Some(9));
-        assert_eq!(first_odd_multiple(5, 1), Some(5));
-        assert_eq!(first_odd_multiple(4_294_967_291, u64::MAX), None);
-        let near_top = u64::MAX - 100;
-        let m = first_odd_multiple(7, near_top).unwrap();
-        assert!(m >= near_top && m % 7 == 0 && m % 2 == 1);
-    }
-
-    #[test]
-    fn sieve_stops_when_asked() {
-        let mut segments = 0;
-        let mut stop_after_two = || {
-            segments += 1;
-            if segments == 2 {
-                Err("stop")
-            } else {
-                Ok(())
-            }
-        };
-        assert_eq!(prime_count(u64::MAX, &mut stop_after_two), Err("stop"));
-    }
-
-    #[test]
-    fn isqrt_is_exact_near_squares_and_at_the_top() {
-        for r in [1u64, 2, 3, 1000, 4_294_967_295] {
-            assert_eq!(isqrt(r * r), r);
-            assert_eq!(isqrt(r * r - 1), r - 1);
-        }
-        assert_eq!(isqrt(u64::MAX), 4_294_967_295);
-    }
-
-    fn cps(text: &str) -> Vec<u32> {
-        text.chars().map(u32::from).collect()
-    }
-
-    #[test]
-    fn unique_words_strip_punctuation_and_split_like_python() {
-        assert_eq!(
-            count_unique_lowered_words(&cps("hello, world! hello world -- ...")),
-            Ok(2)
-        );
-        assert_eq!(
-            count_unique_lowered_words(&cps("a\u{1c}b\u{3000}c a")),
-            Ok(3)
-        );
-        assert_eq!(count_unique_lowered_words(&cps("")), Ok(0));
-    }
-
-    #[test]
-    fn palindromes() {
-        assert!(is_lowered_palindrome(&cps("a man a plan a canal panama")));
-        assert!(is_lowered_palindrome(&cps("")));
-        assert!(is_lowered_palindrome(&cps("σας")) == is_lowered_palindrome(&cps("ςας")));
-        assert!(!is_lowered_palindrome(&cps("hello")));
-        assert!(is_lowered_palindrome(&[0xD800, u32::from('a'), 0xDC00]));
-    }
-
-    #[test]
-    fn exact_sum_forgets_a_huge_value() {
-        let mut sum = ExactSum::default();
-        assert!(sum.add_all(&[1e300, 1.0]));
-        assert!(sum.add_all(&[2.0, -1e300]));
-        assert_eq!(sum.total(), 3.0);
-        assert!(sum.add_all(&[f64::MAX]));
-        assert!(!sum.add_all(&[-1.0, f64::MAX]), "overflow is refused");
-        assert_eq!(sum.total(), f64::MAX);
-    }
-
-    #[test]
-    fn exact_sum_updates_in_place_right_up_to_the_bound() {
-        // The largest values the in-place path takes; its debug_assert checks no overflow.
-        let big = NO_OVERFLOW * (1.0 - f64::EPSILON);
-        let mut sum = ExactSum::default();
-        assert!(sum.add_all(&[big]));
-        assert!(sum.add_all(&[big, big]));
-        assert_eq!(sum.total(), 3.0 * big);
-        assert!(sum.add_all(&[-big, -big]));
-        assert_eq!(sum.total(), big);
-    }
-
-    /// The exact sum of floats, as an integer multiple of 2**-1074 (for checking only).
-    fn exact(values: &[f64]) -> i128 {
-        // Only for values between 2**-60 and 2**60 with few bits: fits in i128 after scaling.
-        values.iter().map(|v| (v * 2f64.powi(60)) as i128).sum()
-    }
-
-    #[test]
-    fn exact_sum_of_survives_any_order() {
-        let m = f64::MAX;
-        // Pushed one by one, 1e308 + 1e308 overflows; the fixed-point sum does not.
-        let sum = ExactSum::of([1e308, 1e308, -1e308, 5.0]).unwrap();
-        assert_eq!(sum.total(), 1e308 + 5.0);
-        assert_eq!(ExactSum::of([m, m, -m]).unwrap().total(), m);
-        assert_eq!(ExactSum::of([-m, -m, m, 0.5]).unwrap().total(), -m);
-        assert!(ExactSum::of([m, m]).is_none(), "2 * MAX is out of range");
-        assert!(ExactSum::of([]).unwrap().partials.is_empty());
-        let tiny = f64::from_bits(1); // 2**-1074, the smallest subnormal
-        assert_eq!(ExactSum::of([tiny, tiny, -tiny]).unwrap().total(), tiny);
-        assert_eq!(ExactSum::of([1e300, 1.0, -1e300]).unwrap().total(), 1.0);
-        for values in [&[0.1, 0.2, 0.3][..], &[1.5, -2.25, 1e-3, 7.0]] {
-            let mut one_by_one = ExactSum::default();
-            for &v in values {
-                assert!(one_by_one.add_all(&[v]));
-            }
-            let of = ExactSum::of(values.iter().copied()).unwrap();
-            assert_eq!(of.total(), one_by_one.total());
-            assert_eq!(exact(&of.partials), exact(&one_by_one.partials));
-        }
-        // The pieces are valid partials: adding to them keeps working.
-        let mut sum = ExactSum::of([m, -m / 2.0]).unwrap();
-        assert!(sum.add_all(&[-m / 2.0, 3.0]));
-        assert_eq!(sum.total(), 3.0);
-        assert_eq!(pow2(-1074), tiny);
-        assert_eq!(pow2(1023), 2f64.powi(1023));
-        assert_eq!(pow2(-1022), f64::MIN_POSITIVE);
-    }
-
-    #[test]
-    fn window_restores_what_push_accepted() {
-        let mut window = Window::new(4);
-        for value in [-1e308, 1e308, 1e308, -1e308, 5.0] {
-            window.push(value).unwrap();
-        }
-        let values = window.values.iter().map(|&v| Ok::<_, ()>(v));
-        let restored = Window::restore(4, values).unwrap();
-        assert_eq!(restored.values, window.values);
-        assert_eq!(restored.average(), window.average());
-        // Longer input keeps the newest values, like deque(maxlen=...).
-        let restored = Window::restore(2, [1.0, 2.0, 3.0].map(Ok::<_, ()>)).unwrap();
-        assert_eq!(restored.values, [2.0, 3.0]);
-        assert_eq!(restored.average(), 2.5);
-        assert!(matches!(
-            Window::restore(2, [f64::NAN].map(Ok::<_, ()>)),
-            Err(RestoreError::Window(WindowError::NotFinite))
-        ));
-        assert!(matches!(
-            Window::restore(2, [f64::MAX, f64::MAX].map(Ok::<_, ()>)),
-            Err(RestoreError::Window(WindowError::SumOverflow))
-        ));
-        assert!(matches!(
-            Window::restore(2, [Ok(1.0), Err("bad item")]),
-            Err(RestoreError::Item("bad item"))
-        ));
-    }
-
-    #[test]
-    fn window_slides_and_refuses_bad_values() {
-        let mut window = Window::new(3);
-        for (value, average) in [(10.0, 10.0), (20.0, 15.0), (30.0, 20.0), (40.0, 30.0)] {
-            window.push(value).unwrap();
-            assert_eq!(window.average(), average);
-        }
-        assert_eq!(window.push(f64::NAN), Err(WindowError::NotFinite));
-        assert_eq!(window.values, [20.0, 30.0, 40.0]);
-    }
-
-    #[test]
-    fn ring_evicts_oldest_and_indexes_from_both_ends() {
-        let mut ring = Ring::new(3);
-        assert_eq!(ring.push(1), Ok(None));
-        assert_eq!(ring.push(2), Ok(None));
-        assert_eq!(ring.push(3), Ok(None));
-        assert_eq!(ring.push(4), Ok(Some(1)));
-        assert_eq!(ring.get(0), Some(&2));
-        assert_eq!(ring.get(-1), Some(&4));
-        assert_eq!(ring.get(-3), Some(&2));
-        assert_eq!(ring.get(-4), None);
-        assert_eq!(ring.get(3), None);
-        assert_eq!(ring.get(isize::MIN), None);
-        assert_eq!(ring.pop(), Some(2));
-        assert_eq!(ring.take_all(), [3, 4]);
-        assert_eq!(ring.pop(), None);
-    }
 }

@@ -6,7 +6,7 @@ there). Linux only: py-spy needs root on macOS, and this check has never run on 
 1. `maturin build --profile profiling` (Cargo.toml: release, plus debug info, not stripped),
    installed into a temporary venv: the project's .venv keeps its release build.
 2. A Python process of that venv calls `count_primes` with a huge n (it runs for minutes);
-   `py-spy dump --native` on it must show a function defined in lib.rs.
+   `py-spy dump --native` on it must show a function defined in lib.rs or engines/.
 
 On the stripped release build the same dump shows only addresses inside the .so.
 """
@@ -49,18 +49,21 @@ def skip(reason: str) -> None:
     sys.exit(0)
 
 
-def lib_rs_functions() -> set[str]:
-    return set(re.findall(r"\bfn\s+(\w+)", (ROOT / "lib.rs").read_text()))
+def rust_functions() -> dict[str, set[str]]:
+    """The functions defined in lib.rs and in each engine beside it, by file name."""
+    sources = [ROOT / "lib.rs", *sorted((ROOT / "engines").glob("*.rs"))]
+    return {path.name: set(re.findall(r"\bfn\s+(\w+)", path.read_text())) for path in sources}
 
 
-def rust_frames(dump: str, functions: set[str]) -> list[str]:
-    """The lines of a `py-spy dump --native` that name a function defined in lib.rs."""
+def rust_frames(dump: str, functions: dict[str, set[str]]) -> list[str]:
+    """The lines of a `py-spy dump --native` that name a function of lib.rs or engines/."""
     found = []
     for line in dump.splitlines():
-        # A native frame: "    rust_demo::pack_flags::h03e30a02e3cb2194 (lib.rs:973)" or,
-        # in a closure, "    rust_demo::prime_count::_$u7b$$u7b$closure...::h27d8 (lib.rs:1131)".
-        match = re.match(r"\s+rust_demo::(\w+)::.*\(lib\.rs:\d+\)$", line)
-        if match and match.group(1) in functions:
+        # A native frame: "    rust_demo::engines::sieve::pack_flags::h03e30a02e3cb2194
+        # (engines/sieve.rs:973)" or, in a closure, "    rust_demo::count_primes::_$u7b$$u7b$
+        # closure...::h27d8 (lib.rs:1131)": a path segment is a function of the named file.
+        match = re.match(r"\s+rust_demo::(.*)\s\((?:.*[/\\])?(\w+\.rs):\d+\)$", line)
+        if match and set(match.group(1).split("::")) & functions.get(match.group(2), set()):
             found.append(line.strip())
     return found
 
@@ -101,7 +104,7 @@ def main() -> None:
         )
 
         print("\n--> py-spy dump --native on a process inside count_primes(10**13)")
-        functions = lib_rs_functions()
+        functions = rust_functions()
         proc = subprocess.Popen(
             [str(python), "-c", TARGET_SCRIPT], stdout=subprocess.PIPE, text=True, cwd=work
         )
@@ -120,12 +123,12 @@ def main() -> None:
                 if frames:
                     break
             else:
-                sys.exit(f"no function of lib.rs in py-spy's native stack:\n{result.stdout}")
+                sys.exit(f"no Rust function of ours in py-spy's native stack:\n{result.stdout}")
         finally:
             proc.kill()
             proc.wait()
         print(result.stdout.rstrip())
-        print(f"ok: py-spy names Rust functions from lib.rs: {', '.join(frames)}")
+        print(f"ok: py-spy names Rust functions of lib.rs and engines/: {', '.join(frames)}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
    interpreter needed), so the `Py_GIL_DISABLED` code in lib.rs cannot rot unnoticed.
 4. `maturin sdist`, then `pip install` of the .tar.gz, imports.
 5. In a temporary copy of the repository: `uv sync` + `uv run`, and `maturin develop`,
-   each see an edit to lib.rs without any manual rebuild step.
+   each see an edit to lib.rs without any manual rebuild step (uv, which rebuilds only when
+   a cache key changes, also one to an engine in engines/).
 
 Run it with the project's venv Python (it uses maturin, abi3audit and uv from there).
 """
@@ -350,15 +351,23 @@ def copy_repo(dest: Path) -> Path:
     dest.mkdir()
     for name in REPO_FILES:
         shutil.copy(ROOT / name, dest)
+    (dest / "engines").mkdir()
+    for engine in (ROOT / "engines").glob("*.rs"):
+        shutil.copy(engine, dest / "engines")
     return dest
 
 
 def edit_and_rerun(
-    repo: Path, rebuild: list[object] | None, python_cmd: list[object], env: dict[str, str]
+    repo: Path,
+    rebuild: list[object] | None,
+    python_cmd: list[object],
+    env: dict[str, str],
+    edit_engine: bool = False,
 ) -> float:
-    """Edit a function in lib.rs, then rebuild (if the flow needs a command) and rerun.
+    """Edit a function in lib.rs, then rebuild (if the flow needs a command) and rerun; with
+    `edit_engine`, then edit its engine in engines/ alone and check that that is picked up too.
 
-    Returns the seconds from the edit to the new code's answer."""
+    Returns the seconds from the edit of lib.rs to the new code's answer."""
     check = "import rust_demo; print(rust_demo.fibonacci(10))"
     out = run(*python_cmd, "-c", check, capture=True, cwd=repo, env=env)
     assert out.strip() == "55", out
@@ -377,6 +386,23 @@ def edit_and_rerun(
     out = run(*python_cmd, "-c", check, capture=True, cwd=repo, env=env)
     elapsed = time.perf_counter() - start
     assert out.strip() == "89", f"stale build: the edit to lib.rs was not picked up ({out!r})"
+    if edit_engine:
+        # Only the engine changes now (lib.rs stays edited), so only its cache key can
+        # trigger the rebuild: F(11) + 1.
+        engine = repo / "engines" / "fibonacci.rs"
+        engine_source = engine.read_text()
+        engine_edited = engine_source.replace(
+            "Some(if n % 2 == 0 { a } else { b })", "Some(if n % 2 == 0 { a } else { b } + 1)", 1
+        )
+        assert engine_edited != engine_source
+        engine.write_text(engine_edited)
+        if rebuild:
+            run(*rebuild, cwd=repo, env=env)
+        out = run(*python_cmd, "-c", check, capture=True, cwd=repo, env=env)
+        assert out.strip() == "90", (
+            f"stale build: the edit to engines/fibonacci.rs was not picked up ({out!r})"
+        )
+        engine.write_text(engine_source)
     lib.write_text(source)
     return elapsed
 
@@ -388,11 +414,13 @@ def check_dev_flows(work: Path) -> dict[str, float]:
     assert uv, "uv is missing: it comes with the ci dependency group"
     timings = {}
 
-    step("uv sync + uv run in a copy of the repository: an edit to lib.rs is picked up")
+    step("uv sync + uv run in a copy of the repository: edits to lib.rs and engines/ are picked up")
     repo = copy_repo(work / "uv-copy")
     uv_env = dict(env, UV_PROJECT_ENVIRONMENT=str(repo / ".venv"), UV_PYTHON=sys.executable)
     run(uv, "sync", "--no-dev", cwd=repo, env=uv_env)
-    timings["uv run"] = edit_and_rerun(repo, None, [uv, "run", "--no-dev", "python"], uv_env)
+    timings["uv run"] = edit_and_rerun(
+        repo, None, [uv, "run", "--no-dev", "python"], uv_env, edit_engine=True
+    )
 
     step("maturin develop in a copy of the repository: rebuild after an edit to lib.rs")
     repo = copy_repo(work / "maturin-copy")

@@ -90,62 +90,13 @@ impl Counter {
 // down to the end marker (count_primes above keeps the sieve itself) for you to write the
 // guide's simple version instead; `python3 scripts/dev.py solution 4` puts it back.
 
-/// An upper bound on the number of primes up to n (Rosser & Schoenfeld; Dusart for large n).
-fn prime_count_upper_bound(n: u64) -> u64 {
-    if n < 17 {
-        return n / 2 + 1;
-    }
-    let x = n as f64;
-    let ln = x.ln();
-    let bound = if n >= 355_991 {
-        x / ln * (1.0 + 1.0 / ln + 2.51 / (ln * ln))
-    } else {
-        1.25506 * x / ln
-    };
-    bound.ceil() as u64 + 1
-}
+/// How big a list of primes can get, and reading it out of the sieve's bits: an engine like
+/// those in `engines/`, declared here so that `start 4` takes it out with its one user.
+#[path = "engines/prime_list.rs"]
+mod prime_list;
 
-/// Bytes of RAM on this machine, where the OS tells us.
-fn physical_memory() -> Option<u64> {
-    #[cfg(unix)]
-    {
-        // SAFETY: sysconf only reads system configuration.
-        let (pages, page_size) = unsafe {
-            (
-                libc::sysconf(libc::_SC_PHYS_PAGES),
-                libc::sysconf(libc::_SC_PAGESIZE),
-            )
-        };
-        u64::try_from(pages)
-            .ok()?
-            .checked_mul(u64::try_from(page_size).ok()?)
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
-
-/// Bytes each prime of a sieve result costs: 8 for its slot in the list, 32 for the int.
-const BYTES_PER_LISTED_PRIME: u64 = 40;
-
-impl PrimeBits {
-    /// How many words the primes up to n need: an upper bound, to reserve them up front.
-    fn words_needed(n: u64) -> u64 {
-        (n / 2 + 1).div_ceil(64)
-    }
-
-    /// How many primes there are up to n, the limit these bits were sieved to.
-    fn count(&self, n: u64) -> usize {
-        let odd: u32 = self.words.iter().map(|word| word.count_ones()).sum::<u32>();
-        usize::from(n >= 2) + odd as usize
-    }
-
-    /// All the primes up to n, the limit these bits were sieved to, in order.
-    fn primes(&self, n: u64) -> impl Iterator<Item = u64> + '_ {
-        (n >= 2).then_some(2).into_iter().chain(self.odd_primes())
-    }
-}
+use engines::sieve::PrimeBits;
+use prime_list::ListPlan;
 
 /// A Python list of the first `len` values, built item by item so that Ctrl-C is checked
 /// every million items: turning hundreds of millions of primes into Python ints takes
@@ -205,25 +156,18 @@ fn int_list(
 #[pyfunction]
 #[pyo3(signature = (n, /))]
 fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> {
-    let bound = prime_count_upper_bound(n);
-    let words = PrimeBits::words_needed(n);
-    let needed = bound
-        .saturating_mul(BYTES_PER_LISTED_PRIME)
-        .saturating_add(words.saturating_mul(8));
-    if physical_memory().is_some_and(|memory| needed > memory) {
+    let plan = ListPlan::new(n);
+    if plan.exceeds_memory() {
         return Err(PyMemoryError::new_err(format!(
-            "sieve_of_eratosthenes({n}): a list of up to {bound} primes needs about {} GiB, \
+            "sieve_of_eratosthenes({n}): a list of up to {} primes needs about {} GiB, \
              more than this machine's memory; count_primes({n}) needs almost none",
-            needed >> 30
+            plan.bound,
+            plan.bytes >> 30
         )));
     }
-    let mut bits = Vec::new();
-    usize::try_from(words)
-        .ok()
-        .and_then(|words| bits.try_reserve_exact(words).ok())
-        .ok_or_else(|| {
-            PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
-        })?;
+    let bits = plan.reserve_bits().ok_or_else(|| {
+        PyMemoryError::new_err(format!("sieve_of_eratosthenes({n}): out of memory"))
+    })?;
     let mut keep_going = interruptible(py)?;
     let primes = py.detach(|| PrimeBits::sieve(n, bits, &mut keep_going))?;
     int_list(py, primes.count(n), primes.primes(n))

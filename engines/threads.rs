@@ -1,0 +1,198 @@
+//! The prime count spread over threads: the engine of `count_primes(n, threads=...)`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use super::sieve::{
+    isqrt, odd_primes_in, odd_primes_up_to, prime_count, sieve_range, Scratch,
+    CACHED_BASE_PRIMES_LIMIT, SEGMENT_ODDS,
+};
+
+/// Odd numbers per block of a threaded count: 64 segments, a few milliseconds of work, so
+/// that a thread on a slower core (a busy VM) simply takes fewer blocks.
+const BLOCK_ODDS: u64 = 64 * SEGMENT_ODDS as u64;
+
+/// `count_primes` takes at most this many threads.
+pub const MAX_THREADS: usize = 1024;
+
+/// The number of primes up to n, counted by up to `threads` threads, this one included,
+/// that take blocks of segments in turn. Only this thread calls `keep_going` (it alone may
+/// talk to Python); when that fails, the others stop after their current segment.
+///
+/// Memory: the base primes once, plus a segment and the next-multiple table per thread.
+pub fn prime_count_threaded<E>(
+    n: u64,
+    threads: usize,
+    keep_going: &mut dyn FnMut() -> Result<(), E>,
+) -> Result<u64, E> {
+    let blocks = (n / 2 + n % 2).div_ceil(BLOCK_ODDS); // the odd numbers up to n, in blocks
+    let threads = usize::try_from(blocks).map_or(threads, |blocks| threads.min(blocks));
+    let helpers = threads.saturating_sub(1);
+    if helpers == 0 {
+        return prime_count(n, keep_going);
+    }
+    let blocks = Blocks {
+        n,
+        count: blocks,
+        next: AtomicU64::new(0),
+        base_primes: odd_primes_up_to(isqrt(n).min(CACHED_BASE_PRIMES_LIMIT), keep_going)?,
+    };
+    // Each thread's memory is had before it starts: one that could not have it would abort
+    // the process, so with too little memory fewer threads run, and with none to spare the
+    // count runs on this thread alone, as with threads=1.
+    let uncached = isqrt(n) > CACHED_BASE_PRIMES_LIMIT;
+    let scratch_for_one = || Scratch::try_for(blocks.base_primes.len(), uncached);
+    let Some(mut mine) = scratch_for_one() else {
+        drop(blocks);
+        return prime_count(n, keep_going);
+    };
+    let stop = AtomicBool::new(false);
+    let up = AtomicUsize::new(0); // helpers that have started running
+    std::thread::scope(|scope| {
+        let mut started = Vec::new();
+        for _ in 0..helpers {
+            // A new thread also needs memory that is not ours to ask for (its stack, glibc's
+            // thread-local blocks, which abort the process when they cannot be had): start
+            // one only while a few MiB more are still to be had.
+            if Vec::<u8>::new().try_reserve_exact(THREAD_HEADROOM).is_err() {
+                break;
+            }
+            let Some(mut scratch) = scratch_for_one() else {
+                break;
+            };
+            let (blocks, stop, up) = (&blocks, &stop, &up);
+            let helper = std::thread::Builder::new()
+                .stack_size(HELPER_STACK)
+                .spawn_scoped(scope, move || {
+                    up.fetch_add(1, Ordering::Release);
+                    blocks.claim_and_count(&mut scratch, &mut || {
+                        if stop.load(Ordering::Relaxed) {
+                            Err(())
+                        } else {
+                            Ok(())
+                        }
+                    })
+                });
+            // A thread the OS will not start is no error: the others take its blocks.
+            match helper {
+                Ok(helper) => started.push(helper),
+                Err(_) => break,
+            }
+            // Wait until it runs: by then its thread-local blocks are in place, and the
+            // headroom check for the next one sees the memory they took.
+            while up.load(Ordering::Acquire) < started.len() {
+                std::thread::yield_now();
+            }
+        }
+        let counted = blocks.claim_and_count(&mut mine, &mut || {
+            keep_going().inspect_err(|_| stop.store(true, Ordering::Relaxed))
+        });
+        let mut total = u64::from(n >= 2);
+        for helper in started {
+            match helper.join() {
+                Ok(Ok(count)) => total += count,
+                Ok(Err(())) => {} // stopped because `counted` failed
+                // A helper panicking would be a bug in the sieve: pass it on as it was.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        counted.map(|count| total + count)
+    })
+}
+
+/// A helper thread's stack: the sieve needs little, and a small one leaves more of a capped
+/// address space to everything else (Rust's default is 2 MiB).
+const HELPER_STACK: usize = 256 * 1024;
+
+/// The memory that must still be free (allocated and freed at once to check) before another
+/// helper thread starts.
+const THREAD_HEADROOM: usize = 8 << 20;
+
+/// The blocks of a threaded count, which its threads claim in turn.
+struct Blocks {
+    n: u64,
+    count: u64,
+    /// The next block nobody has claimed yet.
+    next: AtomicU64,
+    /// Every odd prime up to min(isqrt(n), CACHED_BASE_PRIMES_LIMIT), shared by the threads.
+    base_primes: Vec<u32>,
+}
+
+impl Blocks {
+    /// Claim blocks until none is left, and count the odd primes in them.
+    fn claim_and_count<E>(
+        &self,
+        scratch: &mut Scratch,
+        keep_going: &mut dyn FnMut() -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut count = 0;
+        loop {
+            let block = self.next.fetch_add(1, Ordering::Relaxed);
+            if block >= self.count {
+                return Ok(count);
+            }
+            // block * BLOCK_ODDS is below the number of odd numbers up to n: no overflow.
+            let low = 1 + 2 * block * BLOCK_ODDS;
+            let last = low.saturating_add(2 * (BLOCK_ODDS - 1)).min(self.n);
+            sieve_range(
+                &self.base_primes,
+                CACHED_BASE_PRIMES_LIMIT,
+                low,
+                last,
+                scratch,
+                keep_going,
+                &mut |_, flags| count += odd_primes_in(flags),
+            )?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_interrupt() -> impl FnMut() -> Result<(), ()> {
+        || Ok(())
+    }
+
+    #[test]
+    fn threaded_counts_match_across_block_edges() {
+        let block = 2 * BLOCK_ODDS;
+        for n in [
+            0,
+            1,
+            2,
+            3,
+            block - 1,
+            block,
+            block + 1,
+            3 * block + 7,
+            5 * block - 2,
+        ] {
+            let expected = prime_count(n, &mut no_interrupt()).unwrap();
+            for threads in 0..=8 {
+                let counted = prime_count_threaded(n, threads, &mut no_interrupt()).unwrap();
+                assert_eq!(counted, expected, "n = {n}, threads = {threads}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_threaded_count_stops_when_asked() {
+        // Its base primes take one segment, so the stop comes inside the threaded part.
+        let n = 40 * 2 * BLOCK_ODDS;
+        let mut checks = 0;
+        let mut stop_after_three = || {
+            checks += 1;
+            if checks == 3 {
+                Err("stop")
+            } else {
+                Ok(())
+            }
+        };
+        assert_eq!(
+            prime_count_threaded(n, 4, &mut stop_after_three),
+            Err("stop")
+        );
+        assert_eq!(checks, 3);
+    }
+}
