@@ -20,7 +20,11 @@ fn main() {
     // into its own directory, target/<dir>/build/<crate>-<hash>/out, named after it ("debug"
     // for the dev profile), so the name is read from OUT_DIR.
     let out_dir = std::env::var("OUT_DIR").unwrap_or_default();
-    let profile = match Path::new(&out_dir).ancestors().nth(3).and_then(Path::file_name) {
+    let profile = match Path::new(&out_dir)
+        .ancestors()
+        .nth(3)
+        .and_then(Path::file_name)
+    {
         Some(dir) if dir == "debug" => "dev".to_string(),
         Some(dir) => dir.to_string_lossy().into_owned(),
         None => "unknown".to_string(),

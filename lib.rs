@@ -1172,7 +1172,6 @@ fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(info)
 }
 
-
 /// Companion code of the workshop "Rust for Pythonistas: Building Native Extensions with PyO3".
 ///
 /// Functions: fibonacci, count_unique_words, is_palindrome, sum_list, filter_positive,
