@@ -295,7 +295,9 @@ def test_wheel_everywhere(wheel: Path, work: Path) -> list[str]:
     tests.mkdir()
     for name in PORTABLE_TESTS:
         shutil.copy(ROOT / "tests" / name, tests)
-    shutil.copy(ROOT / "Cargo.toml", work)  # test_module reads the version from it
+    # test_module reads the version from Cargo.toml and build_info()'s PyO3 from Cargo.lock.
+    shutil.copy(ROOT / "Cargo.toml", work)
+    shutil.copy(ROOT / "Cargo.lock", work)
     passed = []
     for version, python in pythons.items():
         venv = work / f"venv-{version}"
