@@ -686,7 +686,7 @@ def check_sieve(report: Report, module) -> None:
     built = f"{info.get('profile', 'unknown')} build (opt-level {info.get('opt_level', '?')})"
     if debug:
         print(
-            "\nDEBUG BUILD: Rust runs many times slower than released; "
+            "\nDEBUG BUILD: Rust runs many times slower than in a release build; "
             "python3 scripts/dev.py check 4 builds release"
         )
     print(f"\nN = {n:,}, {built}, best of 5:")
