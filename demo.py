@@ -318,11 +318,21 @@ def shortfall(ratio: float, cores: int) -> str | None:
     )
 
 
+def task_size(limit: int) -> int:
+    """An n for which count_primes(n, threads=1) takes about 10 ms here, at most `limit`:
+    long enough that starting a thread is noise, short enough to keep the section brisk on a
+    debug build too (tens of times slower). A round number: 1, 2, 3 or 5 times a power of 10."""
+    timer = timeit.Timer(lambda: rust_demo.count_primes(1_000_000, threads=1))
+    per_million = min(timer.repeat(repeat=3, number=1))
+    wanted = 1_000_000 * 0.010 / max(per_million, 1e-9)
+    sizes = [m * 10**k for k in range(5, 9) for m in (1, 2, 3, 5)]
+    return min(max([size for size in sizes if size <= wanted], default=sizes[0]), limit)
+
+
 def parallelism(quick: bool) -> None:
     cores = os.cpu_count() or 1
     tasks = max(cores, 2)
-    # Each task long enough (~10 ms) that starting a thread is noise; few rounds, for pace.
-    n = 10_000_000 if quick else 30_000_000
+    n = task_size(10_000_000 if quick else 30_000_000)
     rounds = 3 if quick else 7
 
     print("Pattern 1: Python threads, each calling a function that releases the GIL.")
