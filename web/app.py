@@ -31,7 +31,7 @@ import pydantic
 import pydantic_core
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 import rust_demo
 from web import source
@@ -218,19 +218,34 @@ class Stats:
 
 # --- request and response models -----------------------------------------------------------
 
-Small = Annotated[int, Field(ge=-(10**6), le=10**6)]
-Int64ish = Annotated[int, Field(ge=-(2**70), le=2**70)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+def json_number(value: object) -> object:
+    """Reject a JSON string or boolean where a number is declared ("2" and true are not 2).
+
+    Anything else goes on to pydantic's lax int/float, which takes 420.0 as 420, as JSON
+    Schema's "integer" does.
+    """
+    if isinstance(value, (str, bool)):
+        raise ValueError("a JSON number is required")
+    return value
+
+
+# After the constraints, so that they show in the schema as JSON Schema's minimum/maximum.
+NUMBER = BeforeValidator(json_number)
+Small = Annotated[int, Field(ge=-(10**6), le=10**6), NUMBER]
+# Past the 64-bit range, so that sum_list's OverflowError can be reached.
+Int64ish = Annotated[int, Field(ge=-(10**19), le=10**19), NUMBER]
+Finite = Annotated[float, Field(allow_inf_nan=False), NUMBER]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Word = Annotated[str, Field(max_length=MAX_WORD)]
 Token = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Item = Union[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)], Word]
+Item = Union[Annotated[int, Field(ge=-(10**15), le=10**15), NUMBER], Word]
 
 
 class StrictBody(BaseModel):
-    """A request body: JSON types as declared ("2" is not an int), no unknown fields."""
+    """A request body: no unknown fields."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
 
 class NRequest(StrictBody):
@@ -259,16 +274,16 @@ class ParseRequest(StrictBody):
 
 
 class SieveRequest(StrictBody):
-    n: int = Field(ge=-(10**6), le=MAX_SIEVE)
+    n: Annotated[int, Field(ge=-(10**6), le=MAX_SIEVE), NUMBER]
 
 
 class CountPrimesRequest(StrictBody):
-    n: int = Field(ge=-(10**6), le=MAX_COUNT)
-    threads: int | None = Field(None, ge=-8, le=MAX_THREADS)
+    n: Annotated[int, Field(ge=-(10**6), le=MAX_COUNT), NUMBER]
+    threads: Annotated[int, Field(ge=-8, le=MAX_THREADS), NUMBER] | None = None
 
 
 class PyLoadRequest(StrictBody):
-    n: int = Field(ge=0, le=MAX_PY_LOAD)
+    n: Annotated[int, Field(ge=0, le=MAX_PY_LOAD), NUMBER]
 
 
 class Result(BaseModel):
@@ -315,7 +330,7 @@ class VisitorResponse(BaseModel):
 
 
 class WindowRequest(VisitorRequest):
-    window_size: int = Field(ge=-(10**6), le=MAX_WINDOW)
+    window_size: Annotated[int, Field(ge=-(10**6), le=MAX_WINDOW), NUMBER]
 
 
 class ValueRequest(VisitorRequest):
@@ -323,7 +338,7 @@ class ValueRequest(VisitorRequest):
 
 
 class CapacityRequest(VisitorRequest):
-    capacity: int = Field(ge=-(10**6), le=MAX_CAPACITY)
+    capacity: Annotated[int, Field(ge=-(10**6), le=MAX_CAPACITY), NUMBER]
 
 
 class ItemRequest(VisitorRequest):
@@ -376,19 +391,19 @@ class RaceResult(BaseModel):
 
 
 class RaceSieveRequest(StrictBody):
-    n: int = Field(ge=2, le=MAX_RACE_SIEVE)
+    n: Annotated[int, Field(ge=2, le=MAX_RACE_SIEVE), NUMBER]
 
 
 class RaceSizeRequest(StrictBody):
-    size: int = Field(ge=1, le=MAX_RACE_SIZE)
+    size: Annotated[int, Field(ge=1, le=MAX_RACE_SIZE), NUMBER]
 
 
 class RaceFibRequest(StrictBody):
-    n: int = Field(ge=0, le=93)
+    n: Annotated[int, Field(ge=0, le=93), NUMBER]
 
 
 class ParallelRequest(StrictBody):
-    threads: int = Field(ge=1, le=MAX_THREADS)
+    threads: Annotated[int, Field(ge=1, le=MAX_THREADS), NUMBER]
 
 
 class ParallelPoint(BaseModel):
@@ -408,7 +423,7 @@ class ParallelResult(BaseModel):
 
 
 class OverheadRequest(StrictBody):
-    size: int = Field(ge=1, le=MAX_ITEMS)
+    size: Annotated[int, Field(ge=1, le=MAX_ITEMS), NUMBER]
 
 
 class OverheadResult(BaseModel):

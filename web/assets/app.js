@@ -298,7 +298,8 @@ async function gilRun(kind) {
   if (gilRunning) return;
   gilRunning = true;
   const clients = 4; // browsers open at most 6 connections to one server
-  const seconds = 5;
+  // ?gil_seconds=N shortens the run (the browser test uses 1).
+  const seconds = Number(new URLSearchParams(location.search).get("gil_seconds")) || 5;
   const deadline = performance.now() + seconds * 1000;
   let heavyDone = 0;
   const loadPath = kind === "rust" ? "/api/count_primes" : "/api/python/count_primes";
