@@ -438,3 +438,12 @@ def test_a_missing_piece_names_its_exercise(client, monkeypatch, tmp_path):
     data = client.get("/api/source", params={"item": "factorial"}).json()
     assert not data["found"] and "exercise 1" in data["note"]
     assert client.get("/api/source", params={"item": "fibonacci"}).json()["found"]
+
+
+def test_room_mode_shows_the_address_and_its_qr_code():
+    room = TestClient(web_app.create_app(url="http://192.0.2.7:8000/", lan=True))
+    info = room.get("/api/info").json()
+    assert (info["lan"], info["url"]) == (True, "http://192.0.2.7:8000/")
+    svg = room.get("/qr.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.startswith("<svg") and "<path" in svg.text
