@@ -54,7 +54,7 @@ MAX_SIEVE = 2_000_000  # sieve_of_eratosthenes(n): ~10 ms in Rust
 MAX_COUNT = 200_000_000  # count_primes(n): ~0.12 s of CPU in Rust, whatever `threads`
 MAX_RACE_SIEVE = 200_000  # the sieve race runs the pure-Python sieve (~30 ms) too
 MAX_PY_LOAD = 600_000  # the pure-Python load of "Why the GIL matters" (~0.1 s)
-MAX_RACE_SIZE = 200_000  # sum_list / word_frequencies races
+MAX_RACE_SIZE = 100_000  # sum_list / word_frequencies races
 MAX_WINDOW = 1_000
 MAX_CAPACITY = 64
 CORES = os.cpu_count() or 1
@@ -63,7 +63,7 @@ MAX_THREADS = min(CORES, 8)
 # wait in the event loop (holding no thread) up to MAX_WAITING, then get 503.
 HEAVY_SLOTS = max(1, CORES - 1)
 MAX_WAITING = 256
-TIMING_BUDGET = 0.05  # seconds of timed calls per function in a race
+TIMING_BUDGET = 0.03  # seconds of timed calls per function in a race
 PARALLEL_RUST_N = 20_000_000  # one count_primes task of the parallelism section (~10 ms)
 PARALLEL_PY_N = 60_000  # one pure-Python sieve task of it (~8 ms)
 
