@@ -86,7 +86,7 @@ def test_64_concurrent_heavy_requests_all_answer(port):
     assert (stats["heavy_running"], stats["heavy_waiting"], stats["busy_refusals"]) == (0, 0, 0)
 
 
-def test_schemathesis_finds_no_5xx_and_no_schema_violation(port):
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(port, tmp_path):
     schemathesis = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     if schemathesis is None:
         pytest.skip("skipped: schemathesis is not installed (the web-test dependency group)")
@@ -107,6 +107,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(port):
         text=True,
         timeout=600,
         check=False,
+        cwd=tmp_path,  # its cache folder (.schemathesis/) goes there
     )
     summary = result.stdout[-3000:]
     print(summary)
