@@ -128,7 +128,12 @@ def test_serve_py_says_what_is_missing(tmp_path):
             capture_output=True,
             text=True,
             timeout=60,
-            env=dict(os.environ, PYTHONPATH=str(tmp_path)),
+            env=dict(
+                os.environ,
+                PYTHONPATH=os.pathsep.join(
+                    filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])
+                ),
+            ),
             check=False,
         )
         shutil.rmtree(blocker)
