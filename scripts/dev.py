@@ -102,13 +102,18 @@ def bench(args: list[str]) -> None:
 
 def serve(args: list[str]) -> None:
     """The browser presentation (serve.py), opened in the default browser once it answers."""
+    import argparse
     import threading
     import urllib.request
     import webbrowser
 
-    no_browser = "--no-browser" in args
+    # Only what this needs (the port to open); serve.py checks its own options.
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--port", default="8000")
+    parser.add_argument("--no-browser", action="store_true")
+    options, _ = parser.parse_known_args(args)
+    no_browser, port = options.no_browser, options.port
     args = [arg for arg in args if arg != "--no-browser"]
-    port = args[args.index("--port") + 1] if "--port" in args[:-1] else "8000"
     ensure_venv(["dev", "web"])
     build_release()
     step("python serve.py " + " ".join(args))
