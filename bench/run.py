@@ -367,6 +367,36 @@ def print_table(rows: list[Row], info: dict[str, object]) -> None:
         print(f"{'':<52} {'':>10}  " + "; ".join(extras))
 
 
+def latency_under_load(quick: bool) -> list[dict[str, object]] | None:
+    """The web page's "Why the GIL matters" (web/loadtest.py): fibonacci(40) latency through
+    serve.py while 32 clients keep heavy requests running, in Rust and in pure Python."""
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        print("\nlatency under load: skipped: the web dependency group is not installed")
+        return None
+    from web.loadtest import latency_under_load as measure
+
+    results = measure(clients=32, seconds=1.0 if quick else 5.0)
+    print("\nLatency of a light request (fibonacci(40)) through serve.py, under load:")
+    print(
+        f"{'load (32 clients, heavy requests at their caps)':<52} {'requests':>9} "
+        f"{'p50':>9} {'p99':>9} {'heavy done':>11}"
+    )
+    labels = {
+        "none": "no load",
+        "rust": "Rust count_primes(2*10**8, threads=1) (GIL released)",
+        "python": "the guide's pure-Python sieve(600,000)",
+    }
+    for r in results:
+        print(
+            f"{labels[str(r['load'])]:<52} {r['light_requests']:>9} {r['p50_ms']:>7.1f}ms "
+            f"{r['p99_ms']:>7.1f}ms {r['heavy_done']:>11}"
+        )
+    print(f"{'':<52} target: p99 <= 50 ms under the Rust load")
+    return results
+
+
 def plot(rows: list[Row], path: str) -> None:
     import matplotlib
 
@@ -422,9 +452,10 @@ def main() -> None:
         # On a VM, time stolen by other guests makes every figure of this run less reliable.
         info["cpu_stolen_by_host_s"] = round(steal_after - steal_before, 2)
     print_table(rows, info)
+    latency = latency_under_load(args.quick)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"info": info, "rows": rows}, f, indent=2)
+            json.dump({"info": info, "rows": rows, "latency_under_load": latency}, f, indent=2)
     if args.plot:
         plot(rows, args.plot)
 

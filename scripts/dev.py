@@ -3,6 +3,8 @@
     python3 scripts/dev.py demo [demo.py options]   # venv, release build, python demo.py
     python3 scripts/dev.py test                     # venv, build, every check CI runs
     python3 scripts/dev.py bench [bench options]    # venv, release build, bench/run.py
+    python3 scripts/dev.py serve [--lan] [--port N] [--no-browser]
+                                                    # venv, release build, python serve.py
 
 The workshop's exercises (scripts/exercises.py):
 
@@ -118,9 +120,42 @@ def demo(args: list[str]) -> None:
 
 
 def bench(args: list[str]) -> None:
-    ensure_venv(["dev", "bench"])
+    ensure_venv(["dev", "bench", "web"])  # web: the latency-under-load row
     build_release()
     run(PYTHON, "bench/run.py", *args, env=venv_env())
+
+
+def serve(args: list[str]) -> None:
+    """The browser presentation (serve.py), opened in the default browser once it answers."""
+    import argparse
+    import threading
+    import urllib.request
+    import webbrowser
+
+    # Only what this needs (the port to open); serve.py checks its own options.
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--port", default="8000")
+    parser.add_argument("--no-browser", action="store_true")
+    options, _ = parser.parse_known_args(args)
+    no_browser, port = options.no_browser, options.port
+    args = [arg for arg in args if arg != "--no-browser"]
+    ensure_venv(["dev", "web"])
+    build_release()
+    step("python serve.py " + " ".join(args))
+    url = f"http://127.0.0.1:{port}/"
+
+    def open_when_up() -> None:
+        for _ in range(300):  # a minute at most
+            try:
+                with urllib.request.urlopen(url + "api/info", timeout=1):
+                    webbrowser.open(url)
+                    return
+            except OSError:
+                time.sleep(0.2)
+
+    if not no_browser:
+        threading.Thread(target=open_when_up, daemon=True).start()
+    run(PYTHON, "serve.py", *args, env=venv_env())
 
 
 def stubtest(env: dict[str, str]) -> None:
@@ -142,7 +177,7 @@ def stubtest(env: dict[str, str]) -> None:
 
 def test() -> None:
     started = time.perf_counter()
-    ensure_venv(["dev", "ci", "bench"])
+    ensure_venv(["dev", "ci", "bench", "web", "web-test"])
     env = venv_env()
     step("Lints: cargo fmt, cargo clippy, ruff, mypy")
     run("cargo", "fmt", "--check")
@@ -159,7 +194,7 @@ def test() -> None:
     )
     run(BIN / f"ruff{EXE}", "check", ".", env=env)
     # The Python side type-checks against rust_demo.pyi itself (found next to demo.py).
-    run(BIN / f"mypy{EXE}", "demo.py", "bench", "scripts", "tests", env=env)
+    run(BIN / f"mypy{EXE}", "demo.py", "bench", "scripts", "tests", "web", "serve.py", env=env)
     step("GitHub workflows, offline: JSON schema and zizmor (strictest persona, no findings)")
     workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
     assert workflows, "no workflow files in .github/workflows/"
@@ -320,7 +355,7 @@ def check(number: int) -> None:
     sys.exit(returncode)
 
 
-COMMANDS = {"demo", "test", "bench", "start", "check", "solution"}
+COMMANDS = {"demo", "test", "bench", "serve", "start", "check", "solution"}
 # Every check finishes in seconds (exercise 4's timing included); past this, it is stuck.
 # The test suite shortens it to see a stuck check stopped.
 CHECK_SECONDS = int(os.environ.get("RUST_DEMO_CHECK_SECONDS") or 120)
@@ -339,6 +374,8 @@ def main() -> None:
             demo(args)
         elif command == "bench":
             bench(args)
+        elif command == "serve":
+            serve(args)
         elif command == "start":
             exercises.start(int(args[0]))
         elif command == "check":

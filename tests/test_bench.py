@@ -47,5 +47,14 @@ def test_bench_quick_runs_and_writes_json_and_plot(tmp_path):
         assert workload in result.stdout
     data = json.loads(out_json.read_text())
     assert len(data["rows"]) == 12
+    try:  # the latency-under-load row needs the web dependency group
+        import fastapi  # noqa: F401
+    except ImportError:
+        assert data["latency_under_load"] is None
+    else:
+        assert "Latency of a light request" in result.stdout
+        latency = data["latency_under_load"]
+        assert [r["load"] for r in latency] == ["none", "rust", "python"]
+        assert all(r["light_errors"] == 0 and r["light_requests"] > 0 for r in latency)
     assert all(r["rust_s"] > 0 and r["ratios"] for r in data["rows"])
     assert out_png.read_bytes().startswith(b"\x89PNG")
