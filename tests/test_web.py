@@ -390,6 +390,13 @@ def test_page_assets_and_docs(client):
     assert set(info["guide"]) >= {"simple", "performance", "parallelism", "gil"}
 
 
+def test_build_info_is_the_modules_own(client):
+    answer = client.get("/api/build_info")
+    assert answer.status_code == 200
+    assert answer.json() == rust_demo.build_info()
+    assert client.get("/api/info").json()["build_profile"] == rust_demo.build_info()["profile"]
+
+
 def test_one_operation_per_function_and_method(client):
     paths = set(client.get("/openapi.json").json()["paths"])
     functions = {name for name in rust_demo.__all__ if name[:1].islower() and name != "__version__"}

@@ -450,6 +450,17 @@ class Info(BaseModel):
     caps: dict[str, int]
 
 
+class BuildInfo(BaseModel):
+    """rust_demo.build_info(): how the module serving this page was built."""
+
+    profile: str
+    opt_level: str
+    debug_assertions: bool
+    abi3: str | None
+    free_threaded: bool
+    pyo3: str
+
+
 class StatsResponse(BaseModel):
     uptime_s: float
     requests: int
@@ -668,6 +679,15 @@ def create_app(
                 "max_visitors": MAX_VISITORS,
             },
         )
+
+    @app.get(
+        "/api/build_info",
+        response_model=BuildInfo,
+        responses=ERRORS,
+        summary="rust_demo.build_info(): how the module was built",
+    )
+    def build_info() -> BuildInfo:
+        return BuildInfo(**call("build_info", module_attr("build_info")))
 
     @app.get("/api/stats", response_model=StatsResponse, summary="live request counts")
     def live_stats() -> StatsResponse:
