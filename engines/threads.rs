@@ -1,6 +1,7 @@
 //! The prime count spread over threads: the engine of `count_primes(n, threads=...)`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::sieve::{
     isqrt, odd_primes_in, odd_primes_up_to, prime_count, sieve_range, Scratch,
@@ -16,7 +17,12 @@ pub const MAX_THREADS: usize = 1024;
 
 /// The number of primes up to n, counted by up to `threads` threads, this one included,
 /// that take blocks of segments in turn. Only this thread calls `keep_going` (it alone may
-/// talk to Python); when that fails, the others stop after their current segment.
+/// talk to Python): between helper starts too, so that a stop asked for while they start
+/// (which takes a while when there are more threads than cores) is answered at once. When it
+/// fails, the others stop after their current segment and are joined before this returns.
+///
+/// If `keep_going` forks the process (Python code it runs, such as a signal handler, may),
+/// the child has no helper threads: there this thread counts again, alone, from the start.
 ///
 /// Memory: the base primes once, plus a segment and the next-multiple table per thread.
 pub fn prime_count_threaded<E>(
@@ -30,12 +36,13 @@ pub fn prime_count_threaded<E>(
     if helpers == 0 {
         return prime_count(n, keep_going);
     }
-    let blocks = Blocks {
+    let forks_before = forks();
+    let blocks = Arc::new(Blocks {
         n,
         count: blocks,
         next: AtomicU64::new(0),
         base_primes: odd_primes_up_to(isqrt(n).min(CACHED_BASE_PRIMES_LIMIT), keep_going)?,
-    };
+    });
     // Each thread's memory is had before it starts: one that could not have it would abort
     // the process, so with too little memory fewer threads run, and with none to spare the
     // count runs on this thread alone, as with threads=1.
@@ -45,58 +52,113 @@ pub fn prime_count_threaded<E>(
         drop(blocks);
         return prime_count(n, keep_going);
     };
-    let stop = AtomicBool::new(false);
-    let up = AtomicUsize::new(0); // helpers that have started running
-    std::thread::scope(|scope| {
-        let mut started = Vec::new();
-        for _ in 0..helpers {
-            // A new thread also needs memory that is not ours to ask for (its stack, glibc's
-            // thread-local blocks, which abort the process when they cannot be had): start
-            // one only while a few MiB more are still to be had.
-            if Vec::<u8>::new().try_reserve_exact(THREAD_HEADROOM).is_err() {
-                break;
-            }
-            let Some(mut scratch) = scratch_for_one() else {
-                break;
-            };
-            let (blocks, stop, up) = (&blocks, &stop, &up);
-            let helper = std::thread::Builder::new()
-                .stack_size(HELPER_STACK)
-                .spawn_scoped(scope, move || {
-                    up.fetch_add(1, Ordering::Release);
-                    blocks.claim_and_count(&mut scratch, &mut || {
-                        if stop.load(Ordering::Relaxed) {
-                            Err(())
-                        } else {
-                            Ok(())
-                        }
-                    })
-                });
-            // A thread the OS will not start is no error: the others take its blocks.
-            match helper {
-                Ok(helper) => started.push(helper),
-                Err(_) => break,
-            }
-            // Wait until it runs: by then its thread-local blocks are in place, and the
-            // headroom check for the next one sees the memory they took.
-            while up.load(Ordering::Acquire) < started.len() {
-                std::thread::yield_now();
-            }
+    let stop = Arc::new(AtomicBool::new(false));
+    let up = Arc::new(AtomicUsize::new(0)); // helpers that have started running
+                                            // This thread's check: keep_going, then whether it forked us into a child.
+    let mut check = || {
+        keep_going().map_err(Stopped::Asked)?;
+        if forks() == forks_before {
+            Ok(())
+        } else {
+            Err(Stopped::Forked)
         }
-        let counted = blocks.claim_and_count(&mut mine, &mut || {
-            keep_going().inspect_err(|_| stop.store(true, Ordering::Relaxed))
+    };
+    let mut started = Vec::new();
+    let mut starting = Ok(());
+    'start: for _ in 0..helpers {
+        // A new thread also needs memory that is not ours to ask for (its stack, glibc's
+        // thread-local blocks, which abort the process when they cannot be had): start one
+        // only while a few MiB more are still to be had.
+        if Vec::<u8>::new().try_reserve_exact(THREAD_HEADROOM).is_err() {
+            break;
+        }
+        let Some(mut scratch) = scratch_for_one() else {
+            break;
+        };
+        let (blocks, stop, running) = (blocks.clone(), stop.clone(), up.clone());
+        let helper = std::thread::Builder::new()
+            .stack_size(HELPER_STACK)
+            .spawn(move || {
+                running.fetch_add(1, Ordering::Release);
+                blocks.claim_and_count(&mut scratch, &mut || {
+                    if stop.load(Ordering::Relaxed) {
+                        Err(())
+                    } else {
+                        Ok(())
+                    }
+                })
+            });
+        // A thread the OS will not start is no error: the others take its blocks.
+        match helper {
+            Ok(helper) => started.push(helper),
+            Err(_) => break,
+        }
+        // Wait until it runs: by then its thread-local blocks are in place, and the
+        // headroom check for the next one sees the memory they took. With more threads than
+        // cores that can take a scheduler period per thread, so keep checking meanwhile.
+        loop {
+            if let Err(stopped) = check() {
+                starting = Err(stopped);
+                break 'start;
+            }
+            if up.load(Ordering::Acquire) >= started.len() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    let counted = starting.and_then(|()| blocks.claim_and_count(&mut mine, &mut check));
+    if counted.is_err() {
+        stop.store(true, Ordering::Relaxed); // the helpers' results no longer matter
+    }
+    let counted = match counted {
+        Err(Stopped::Forked) => {
+            // We are a forked child, and the helpers' threads do not exist here: joining one
+            // would wait forever, and dropping its handle would detach a thread that glibc
+            // has already reclaimed. Forget them (their shared state stays allocated).
+            std::mem::forget(started);
+            return prime_count(n, keep_going);
+        }
+        Err(Stopped::Asked(err)) => Err(err),
+        Ok(count) => Ok(count),
+    };
+    let mut total = u64::from(n >= 2);
+    for helper in started {
+        match helper.join() {
+            Ok(Ok(count)) => total += count,
+            Ok(Err(())) => {} // stopped because `counted` failed
+            // A helper panicking would be a bug in the sieve: pass it on as it was.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+    counted.map(|count| total + count)
+}
+
+/// Why the calling thread of a threaded count stopped early.
+enum Stopped<E> {
+    /// `keep_going` said so.
+    Asked(E),
+    /// The process forked during `keep_going`, and this is the child.
+    Forked,
+}
+
+/// How many times this process, or a parent it was forked from, has forked since the first
+/// call (a child sees one more than its parent did at the fork).
+fn forks() -> u64 {
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    #[cfg(unix)]
+    {
+        extern "C" fn count_fork() {
+            FORKS.fetch_add(1, Ordering::Relaxed);
+        }
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        // SAFETY: the handler only adds to an atomic, which is async-signal-safe, as a
+        // handler run in a forked child must be.
+        REGISTER.call_once(|| unsafe {
+            libc::pthread_atfork(None, None, Some(count_fork));
         });
-        let mut total = u64::from(n >= 2);
-        for helper in started {
-            match helper.join() {
-                Ok(Ok(count)) => total += count,
-                Ok(Err(())) => {} // stopped because `counted` failed
-                // A helper panicking would be a bug in the sieve: pass it on as it was.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        counted.map(|count| total + count)
-    })
+    }
+    FORKS.load(Ordering::Relaxed)
 }
 
 /// A helper thread's stack: the sieve needs little, and a small one leaves more of a capped
