@@ -19,7 +19,7 @@ mod engines {
 }
 
 use std::cell::RefCell;
-use std::collections::{TryReserveError, VecDeque};
+use std::collections::TryReserveError;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use pyo3::{ffi, intern, PyTraverseError};
 
 use engines::exact_sum::{RestoreError, Window, WindowError};
 use engines::fibonacci::{fibonacci_u64, FIBONACCI_MAX_N};
-use engines::ring::{drop_flat, DropQueue, Ring};
+use engines::ring::{drop_flat, DropQueue, Drops, Ring};
 use engines::text::{
     count_unique_lowered_words, is_lowered_palindrome, lower_if_ascii, WordCounts,
 };
@@ -628,19 +628,19 @@ impl Counter {
 // ----- Exercise 3 end: Counter -----
 
 thread_local! {
-    /// Items of RingBuffers freed while this thread is already freeing a RingBuffer's items,
-    /// waiting for that outermost drop to free them: `Some` while it runs.
-    static PENDING_DROPS: DropQueue<Py<PyAny>> = const { RefCell::new(None) };
+    /// This thread's RingBuffer frees in progress, and those queued past the nesting limit.
+    static PENDING_DROPS: DropQueue<Py<PyAny>> = const { RefCell::new(Drops::new()) };
 }
 
-/// Drop the items of a RingBuffer without recursing into the items of their items.
+/// Drop the items of a RingBuffer without letting deep nesting overflow the stack.
 ///
 /// Freeing a RingBuffer frees its items, which may be RingBuffers holding RingBuffers, and so
 /// on: done recursively, a chain 20,000 deep overflows the stack and kills the interpreter.
 /// CPython's containers avoid this with the "trashcan" (deque included), which abi3 does not
-/// offer, so `drop_flat` does the same in Rust with this thread's queue: the stack stays flat
+/// offer, so `drop_flat` does the same in Rust with this thread's queue: frees nest up to 50
+/// deep, as CPython's would, and deeper ones wait for the outermost; the stack stays bounded
 /// however deep the nesting (tested to 10**6 levels).
-fn drop_items(items: VecDeque<Py<PyAny>>) {
+fn drop_items(items: Vec<Option<Py<PyAny>>>) {
     drop_flat(&PENDING_DROPS, items);
 }
 
@@ -723,10 +723,8 @@ impl RingBuffer {
     fn snapshot(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
         let ring = lock(&self.ring);
         let mut items = Vec::new();
-        items
-            .try_reserve_exact(ring.items().len())
-            .map_err(no_memory)?;
-        items.extend(ring.items().iter().map(|item| item.clone_ref(py)));
+        items.try_reserve_exact(ring.len()).map_err(no_memory)?;
+        items.extend(ring.iter().map(|item| item.clone_ref(py)));
         Ok(items)
     }
 }
@@ -813,8 +811,7 @@ impl RingBuffer {
 
     /// Whether the buffer holds `capacity` items.
     fn is_full(&self) -> bool {
-        let ring = lock(&self.ring);
-        ring.items().len() == ring.capacity()
+        lock(&self.ring).is_full()
     }
 
     /// The items as a list, oldest first.
@@ -823,7 +820,7 @@ impl RingBuffer {
     }
 
     fn __len__(&self) -> usize {
-        lock(&self.ring).items().len()
+        lock(&self.ring).len()
     }
 
     fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<Py<PyAny>> {
@@ -899,7 +896,7 @@ impl RingBuffer {
             drop_items(kept.take_all());
             return Err(err);
         }
-        let old = lock(&self.ring).replace_items(kept.take_all());
+        let old = lock(&self.ring).replace_with(kept);
         drop_items(old); // after the lock is released, as in push()
         Ok(())
     }
@@ -911,7 +908,7 @@ impl RingBuffer {
         // not, skipping the visit is safe (the collector then sees these items as referenced
         // from outside and keeps them).
         if let Ok(ring) = self.ring.try_lock() {
-            for item in ring.items() {
+            for item in ring.iter() {
                 visit.call(item)?;
             }
         }
@@ -946,7 +943,7 @@ impl RingBufferIterator {
             ));
         }
         let position = self.next.fetch_add(1, Ordering::Relaxed);
-        Ok(ring.items().get(position).map(|item| item.clone_ref(py)))
+        Ok(ring.nth(position).map(|item| item.clone_ref(py)))
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
