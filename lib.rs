@@ -840,12 +840,12 @@ impl RingBuffer {
     }
 
     fn __iter__(slf: Py<Self>) -> RingBufferIterator {
-        let version = lock(&slf.get().ring).version();
-        RingBufferIterator {
-            buffer: slf,
-            next: AtomicUsize::new(0),
-            version,
-        }
+        RingBufferIterator::new(slf, false)
+    }
+
+    /// Iterate newest to oldest, as `reversed(deque)` does.
+    fn __reversed__(slf: Py<Self>) -> RingBufferIterator {
+        RingBufferIterator::new(slf, true)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -920,13 +920,28 @@ impl RingBuffer {
     }
 }
 
-/// Iterator over a RingBuffer, oldest to newest. Raises RuntimeError if the buffer changes
-/// during iteration, as deque does.
+/// Iterator over a RingBuffer, oldest to newest (or newest to oldest, from `reversed`).
+/// Raises RuntimeError if the buffer changes during iteration, as deque does.
 #[pyclass(module = "rust_demo", frozen)]
 struct RingBufferIterator {
     buffer: Py<RingBuffer>,
+    /// How many items have been handed out.
     next: AtomicUsize,
+    /// The buffer's version when iteration began: any change bumps it.
     version: u64,
+    reversed: bool,
+}
+
+impl RingBufferIterator {
+    fn new(buffer: Py<RingBuffer>, reversed: bool) -> Self {
+        let version = lock(&buffer.get().ring).version();
+        RingBufferIterator {
+            buffer,
+            next: AtomicUsize::new(0),
+            version,
+            reversed,
+        }
+    }
 }
 
 #[pymethods]
@@ -942,8 +957,16 @@ impl RingBufferIterator {
                 "RingBuffer mutated during iteration",
             ));
         }
-        let position = self.next.fetch_add(1, Ordering::Relaxed);
-        Ok(ring.nth(position).map(|item| item.clone_ref(py)))
+        let handed_out = self.next.fetch_add(1, Ordering::Relaxed);
+        // The length cannot have changed since iteration began: any change bumps the version.
+        let position = if self.reversed {
+            ring.len().checked_sub(handed_out + 1)
+        } else {
+            Some(handed_out)
+        };
+        Ok(position
+            .and_then(|position| ring.nth(position))
+            .map(|item| item.clone_ref(py)))
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
