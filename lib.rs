@@ -454,19 +454,53 @@ struct MovingAverage {
     window: Mutex<Window>,
 }
 
-/// A positive size from Python, or ValueError(`message`).
-fn positive_size(size: i64, message: &'static str) -> PyResult<usize> {
-    usize::try_from(size)
-        .ok()
-        .filter(|&size| size > 0)
-        .ok_or_else(|| PyValueError::new_err(message))
+/// A Python int as an i64, or which way it is too large for one.
+enum Int {
+    Fits(i64),
+    BelowI64,
+    AboveI64,
+}
+
+/// Read an int argument (anything with `__index__`) of any size; TypeError for anything else.
+/// PyO3's own conversion raises OverflowError past 64 bits, where a documented range must
+/// still give its ValueError.
+fn read_int(value: &Bound<'_, PyAny>) -> PyResult<Int> {
+    // SAFETY: the thread is attached and `value` is alive; PyNumber_Index returns a new
+    // reference (an exact int) or NULL with an exception set, and from_owned_ptr_or_err
+    // takes ownership of it.
+    let int =
+        unsafe { Bound::from_owned_ptr_or_err(value.py(), ffi::PyNumber_Index(value.as_ptr()))? };
+    match int.extract::<i64>() {
+        Ok(int) => Ok(Int::Fits(int)),
+        Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => {
+            if int.lt(0)? {
+                Ok(Int::BelowI64)
+            } else {
+                Ok(Int::AboveI64)
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// A positive size from Python: ValueError(`message`) for zero or a negative int of any size,
+/// OverflowError for one too large for this machine (as `deque(maxlen=2**64)` gives).
+fn positive_size(size: &Bound<'_, PyAny>, message: &'static str) -> PyResult<usize> {
+    match read_int(size)? {
+        Int::Fits(size) if size > 0 => usize::try_from(size)
+            .map_err(|_| PyOverflowError::new_err(format!("size {size} is too large"))),
+        Int::AboveI64 => Err(PyOverflowError::new_err(format!(
+            "size {size} is too large"
+        ))),
+        _ => Err(PyValueError::new_err(message)),
+    }
 }
 
 #[pymethods]
 impl MovingAverage {
     /// Create a new MovingAverage with the specified window size (a positive int).
     #[new]
-    fn new(window_size: i64) -> PyResult<Self> {
+    fn new(window_size: &Bound<'_, PyAny>) -> PyResult<Self> {
         let window_size = positive_size(window_size, "Window size must be positive")?;
         Ok(MovingAverage {
             window_size,
@@ -733,7 +767,7 @@ impl RingBuffer {
 impl RingBuffer {
     /// Create an empty buffer holding at most `capacity` items (a positive int).
     #[new]
-    fn new(capacity: i64) -> PyResult<Self> {
+    fn new(capacity: &Bound<'_, PyAny>) -> PyResult<Self> {
         let capacity = positive_size(capacity, "Capacity must be positive")?;
         Ok(RingBuffer {
             ring: Mutex::new(Ring::new(capacity)),
@@ -1066,17 +1100,20 @@ fn interruptible(py: Python<'_>) -> PyResult<impl FnMut() -> PyResult<()> + Send
 /// same for every thread count.
 #[pyfunction]
 #[pyo3(signature = (n, /, threads = None))]
-fn count_primes(py: Python<'_>, n: u64, threads: Option<i64>) -> PyResult<u64> {
+fn count_primes(py: Python<'_>, n: u64, threads: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
     let threads = match threads {
         None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-        Some(threads) => usize::try_from(threads)
-            .ok()
-            .filter(|threads| (1..=MAX_THREADS).contains(threads))
-            .ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "threads must be between 1 and {MAX_THREADS}, got {threads}"
-                ))
-            })?,
+        Some(threads) => match read_int(threads)? {
+            Int::Fits(count) => usize::try_from(count)
+                .ok()
+                .filter(|count| (1..=MAX_THREADS).contains(count)),
+            Int::BelowI64 | Int::AboveI64 => None,
+        }
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "threads must be between 1 and {MAX_THREADS}, got {threads}"
+            ))
+        })?,
     };
     let mut keep_going = interruptible(py)?;
     py.detach(|| prime_count_threaded(n, threads, &mut keep_going))
