@@ -1039,7 +1039,12 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     let modules = py
         .import(intern!(py, "sys"))?
         .getattr(intern!(py, "modules"))?;
-    let Ok(threading) = modules.get_item(intern!(py, "threading")) else {
+    // `sys.modules["threading"] = None` (which makes importing it fail) counts as not loaded.
+    let Some(threading) = modules
+        .get_item(intern!(py, "threading"))
+        .ok()
+        .filter(|threading| !threading.is_none())
+    else {
         return Ok(true);
     };
     let main: u64 = threading
