@@ -19,7 +19,7 @@ mod engines {
 }
 
 use std::cell::RefCell;
-use std::collections::TryReserveError;
+use std::collections::{HashMap, TryReserveError};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -36,7 +36,8 @@ use engines::exact_sum::{RestoreError, Window, WindowError};
 use engines::fibonacci::{fibonacci_u64, FIBONACCI_MAX_N};
 use engines::ring::{drop_flat, DropQueue, Drops, Ring};
 use engines::text::{
-    count_unique_lowered_words, is_lowered_palindrome, lower_if_ascii, WordCounts,
+    count_unique_lowered_words, is_ascii_letter, letters_read_the_same_both_ways, lower_if_ascii,
+    WordCounts,
 };
 use engines::threads::{prime_count_threaded, MAX_THREADS};
 
@@ -91,12 +92,45 @@ fn count_unique_words(text: &Bound<'_, PyString>) -> PyResult<usize> {
 }
 
 /// Check whether text is a palindrome, ignoring case and every character that is not a
-/// letter or digit. The empty string is a palindrome.
+/// letter or digit: `letters == letters[::-1]` for
+/// `letters = [c for c in text.lower() if c.isalnum()]`, with the running Python's own
+/// `lower()` and `isalnum()` (its Unicode version, not Rust's), and final sigma `ς` read as
+/// `σ`. The empty string is a palindrome.
 #[pyfunction]
 #[pyo3(signature = (text, /))]
 fn is_palindrome(text: &Bound<'_, PyString>) -> PyResult<bool> {
-    let lowered = text.call_method0(intern!(text.py(), "lower"))?;
-    Ok(is_lowered_palindrome(&code_points(lowered.cast()?)?))
+    let py = text.py();
+    let mut code_points = code_points(text)?;
+    // SAFETY: `text` is a live object and the thread is attached; this only reads its type.
+    let exact_str = unsafe { ffi::PyUnicode_CheckExact(text.as_ptr()) } != 0;
+    if exact_str && lower_if_ascii(&mut code_points) {
+        // The fast path: ASCII, whose lower() and isalnum() are fixed.
+        return letters_read_the_same_both_ways(&mut code_points, |c| {
+            Ok::<_, PyErr>(is_ascii_letter(c))
+        });
+    }
+    let lowered = text.call_method0(intern!(py, "lower"))?;
+    code_points_into(lowered.cast()?, &mut code_points)?;
+    // Ask Python once per distinct non-ASCII character.
+    let mut asked: HashMap<u32, bool, foldhash::fast::RandomState> = HashMap::default();
+    letters_read_the_same_both_ways(&mut code_points, |c| {
+        if c < 0x80 {
+            return Ok(is_ascii_letter(c));
+        }
+        if let Some(&known) = asked.get(&c) {
+            return Ok(known);
+        }
+        // SAFETY: the thread is attached; c is below 0x110000 (it came from a str), and the
+        // result is a new reference or NULL with an exception set, owned from here on.
+        let character =
+            unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_FromOrdinal(c as i32))? };
+        let answer = character
+            .call_method0(intern!(py, "isalnum"))?
+            .extract::<bool>()?;
+        asked.try_reserve(1).map_err(no_memory)?;
+        asked.insert(c, answer);
+        Ok(answer)
+    })
 }
 
 /// The code points of a Python string.
