@@ -367,6 +367,10 @@ fn ascii_str<'py>(py: Python<'py>, ascii: &[u8]) -> PyResult<Bound<'py, PyString
 fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let py = words.py();
     let mut counts = WordCounts::<Bound<'py, PyString>>::new();
+    // Keys are told apart by their code points while they are all exact str. A lower() that
+    // returns a str subclass may define its own == and hash (say, case-folding), so from the
+    // first such key on, the counts go into a dict, which compares keys as Counter does.
+    let mut by_python: Option<Bound<'py, PyDict>> = None;
     let mut buffer = Vec::new();
     let mut ascii = Vec::new();
     let mut count_word = |word: Bound<'py, PyAny>| -> PyResult<()> {
@@ -382,18 +386,35 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         // type, which never changes.
         let exact_str = unsafe { ffi::PyUnicode_CheckExact(word.as_ptr()) } != 0;
         if exact_str && lower_if_ascii(&mut buffer) {
-            counts.add(&buffer, no_memory, || {
+            let mut make_key = || {
                 ascii.clear();
                 ascii.try_reserve(buffer.len()).map_err(no_memory)?;
                 ascii.extend(buffer.iter().map(|&c| c as u8)); // all < 0x80
                 ascii_str(py, &ascii)
-            })
-        } else {
-            let lowered = word
-                .call_method0(intern!(py, "lower"))?
-                .cast_into::<PyString>()?;
-            code_points_into(&lowered, &mut buffer)?;
-            counts.add(&buffer, no_memory, || Ok(lowered))
+            };
+            return match &by_python {
+                Some(dict) => count_in(dict, make_key()?),
+                None => counts.add(&buffer, no_memory, make_key),
+            };
+        }
+        let lowered = word
+            .call_method0(intern!(py, "lower"))?
+            .cast_into::<PyString>()?;
+        // SAFETY: as above.
+        let exact_key = unsafe { ffi::PyUnicode_CheckExact(lowered.as_ptr()) } != 0;
+        if by_python.is_none() && !exact_key {
+            let dict = PyDict::new(py);
+            for (key, count) in std::mem::replace(&mut counts, WordCounts::new()).into_entries() {
+                dict.set_item(key, count)?;
+            }
+            by_python = Some(dict);
+        }
+        match &by_python {
+            Some(dict) => count_in(dict, lowered),
+            None => {
+                code_points_into(&lowered, &mut buffer)?;
+                counts.add(&buffer, no_memory, || Ok(lowered))
+            }
         }
     };
     if let Ok(list) = words.cast_exact::<PyList>() {
@@ -414,11 +435,23 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
             count_word(word?)?;
         }
     }
+    if let Some(dict) = by_python {
+        return Ok(dict);
+    }
     let frequencies = PyDict::new(py);
     for (word, count) in counts.into_entries() {
         frequencies.set_item(word, count)?;
     }
     Ok(frequencies)
+}
+
+/// `dict[key] = dict.get(key, 0) + 1`, which is how Counter counts.
+fn count_in<'py>(dict: &Bound<'py, PyDict>, key: Bound<'py, PyString>) -> PyResult<()> {
+    let count = match dict.get_item(&key)? {
+        Some(count) => count.extract::<u64>()? + 1,
+        None => 1,
+    };
+    dict.set_item(key, count)
 }
 
 // ───────────────────────────── 3. Error handling ─────────────────────────────
