@@ -84,11 +84,10 @@ def python_is_palindrome(text):
     return letters == letters[::-1]
 
 
-# Letters, digits, punctuation and spaces in the scripts whose Unicode data Python and Rust
-# agree on (Rust's is_alphanumeric also counts combining marks that Python's isalnum does not).
-palindrome_text = st.text(
-    st.characters(categories=["Lu", "Ll", "Nd", "Zs", "Po", "Pd"], max_codepoint=0x4FF),
-    max_size=20,
+# Any text: is_palindrome asks the running Python what a letter or digit is. Half of the
+# examples are ASCII, where it decides in Rust.
+palindrome_text = st.one_of(
+    st.text(max_size=20), st.text(st.characters(max_codepoint=0x7F), max_size=20)
 )
 
 
