@@ -54,7 +54,8 @@ pub fn prime_count_threaded<E>(
     };
     let stop = Arc::new(AtomicBool::new(false));
     let up = Arc::new(AtomicUsize::new(0)); // helpers that have started running
-                                            // This thread's check: keep_going, then whether it forked us into a child.
+
+    // This thread's check: keep_going, then whether it forked us into a child.
     let mut check = || {
         keep_going().map_err(Stopped::Asked)?;
         if forks() == forks_before {
