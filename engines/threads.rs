@@ -143,8 +143,8 @@ enum Stopped<E> {
     Forked,
 }
 
-/// How many times this process, or a parent it was forked from, has forked since the first
-/// call (a child sees one more than its parent did at the fork).
+/// How many times, since the first call, this process has come out of a fork as the child:
+/// a fork during a count changes it in the child only, never in the parent.
 fn forks() -> u64 {
     static FORKS: AtomicU64 = AtomicU64::new(0);
     #[cfg(unix)]
@@ -153,8 +153,9 @@ fn forks() -> u64 {
             FORKS.fetch_add(1, Ordering::Relaxed);
         }
         static REGISTER: std::sync::Once = std::sync::Once::new();
-        // SAFETY: the handler only adds to an atomic, which is async-signal-safe, as a
-        // handler run in a forked child must be.
+        // SAFETY: the handler is a plain function that lives as long as the program, and it
+        // only adds to an atomic, which is async-signal-safe, as a handler run in a forked
+        // child must be (the child may have been forked from any thread at any moment).
         REGISTER.call_once(|| unsafe {
             libc::pthread_atfork(None, None, Some(count_fork));
         });
