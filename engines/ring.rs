@@ -22,6 +22,7 @@ pub struct Ring<T> {
 }
 
 impl<T> Ring<T> {
+    /// An empty ring for at most `capacity` items (allocating nothing yet).
     pub fn new(capacity: usize) -> Self {
         Ring {
             capacity,
@@ -32,10 +33,12 @@ impl<T> Ring<T> {
         }
     }
 
+    /// The number of items.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the ring holds `capacity` items.
     pub fn is_full(&self) -> bool {
         self.len == self.capacity
     }
@@ -174,6 +177,7 @@ pub struct Drops<T> {
 }
 
 impl<T> Drops<T> {
+    /// No frees in progress (const: a `thread_local!` starts from it).
     pub const fn new() -> Self {
         Drops {
             depth: 0,
