@@ -6,6 +6,7 @@ CPython install only pytest and hypothesis).
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -131,6 +132,34 @@ def test_invalid_or_over_cap_input_is_422(client, path, body):
     response = client.post(path, json=body)
     assert response.status_code == 422, response.text
     assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        # JSON has no NaN or Infinity, but Python's json module reads them (and 1e400 as inf)
+        ("/api/fibonacci", b'{"n": NaN}'),
+        ("/api/fibonacci", b'{"n": Infinity}'),
+        ("/api/safe_divide", b'{"a": NaN, "b": 1}'),
+        ("/api/safe_divide", b'{"a": 1e400, "b": 1}'),
+        ("/api/sum_list", b'{"items": [1, -Infinity]}'),
+        # a lone surrogate is valid JSON text but no valid str for the module
+        ("/api/safe_parse_int", b'{"s": "\\ud800"}'),
+        ("/api/count_unique_words", b'{"text": "a \\udc00"}'),
+        ("/api/word_frequencies", b'{"words": ["\\ud800"]}'),
+        ("/api/fibonacci", b'"\\ud800"'),
+    ],
+)
+def test_what_json_cannot_carry_is_a_clean_422(client, path, raw):
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} in a response")
+
+    detail = json.loads(response.content, parse_constant=no_constant)["detail"]
+    assert detail[0]["type"] and detail[0]["msg"]
+    assert_clean(response.text)
 
 
 def test_not_json_is_422(client):

@@ -14,6 +14,7 @@ lib.rs (web/source.py) and the assets in web/assets/, by fixed names.
 from __future__ import annotations
 
 import collections
+import math
 import os
 import platform
 import sys
@@ -30,6 +31,8 @@ import fastapi
 import pydantic
 import pydantic_core
 from fastapi import FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -98,6 +101,24 @@ class ApiError(Exception):
     def __init__(self, status: int, detail: str, exception: str | None = None, message: str = ""):
         super().__init__(detail)
         self.status, self.detail, self.exception, self.message = status, detail, exception, message
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with what JSON cannot carry (NaN, infinities, lone surrogates) spelled out.
+
+    A 422 echoes the rejected input, and Python's json module takes `NaN`, `Infinity` and
+    "\\ud800" in a request but cannot write them in a response: left as they are, the
+    answer to such an input would be a 500.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {json_safe(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def exercise_note(name: str, err: BaseException) -> str | None:
@@ -557,6 +578,11 @@ def create_app(
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
         body = ErrorResponse(detail=err.detail, exception=err.exception, message=err.message)
         return JSONResponse(body.model_dump(), status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, with the echoed input made JSON-safe (json_safe says why).
+        return JSONResponse({"detail": json_safe(jsonable_encoder(err.errors()))}, status_code=422)
 
     @app.middleware("http")
     async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
