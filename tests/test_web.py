@@ -442,6 +442,25 @@ def test_every_item_is_found_in_lib_rs(client, item):
     assert "highlight" in data["html"]
 
 
+@pytest.mark.parametrize("item", [i for i in source.ITEMS if i[:1].islower()])
+def test_a_function_is_shown_with_its_docs_and_attributes(item):
+    # safe_parse_int has a `//` comment between #[pyo3(signature)] and `fn`
+    code = source.snippet(item).code
+    assert code.startswith("///") and "#[pyfunction]" in code, code[:200]
+
+
+def test_a_section_heading_above_an_item_is_not_part_of_it(monkeypatch, tmp_path):
+    lib = tmp_path / "lib.rs"
+    lib.write_text(
+        "// --- section ---\n\n// heading\n/// Docs.\n#[pyfunction]\n// why\nfn fibonacci() {}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(source, "LIB_RS", lib)
+    found = source.snippet("fibonacci")
+    assert found.code == "/// Docs.\n#[pyfunction]\n// why\nfn fibonacci() {}"
+    assert found.first_line == 4
+
+
 def test_source_only_takes_known_items(client):
     assert client.get("/api/source", params={"item": "../Cargo.toml"}).status_code == 422
     assert client.get("/assets/../lib.rs").status_code == 404
