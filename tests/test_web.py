@@ -191,6 +191,37 @@ def test_body_over_64_kib_without_content_length_is_413(client):
     assert response.status_code == 413
 
 
+def test_a_body_trickled_too_slowly_is_408():
+    import anyio
+
+    async def main() -> list[dict]:
+        sent: list[dict] = []
+        messages = iter([{"type": "http.request", "body": b'{"n": ', "more_body": True}])
+
+        async def receive() -> dict:
+            try:
+                return next(messages)
+            except StopIteration:
+                await anyio.sleep(60)  # the rest never comes
+                raise AssertionError("not cut off") from None
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        async def app(scope, receive, send) -> None:
+            raise AssertionError("the app must not see the request")
+
+        limit = web_app.BodyLimit(app, seconds=0.2)
+        scope = {"type": "http", "method": "POST", "path": "/api/fibonacci", "headers": []}
+        with anyio.fail_after(5):
+            await limit(scope, receive, send)
+        return sent
+
+    sent = anyio.run(main)
+    assert sent[0]["status"] == 408
+    assert b"not received within 0.2 s" in sent[1]["body"]
+
+
 def test_body_just_under_the_limit_is_read(client):
     text = "a " * 30_000
     response = client.post("/api/count_unique_words", json={"text": text[: web_app.MAX_TEXT]})

@@ -50,6 +50,7 @@ T = TypeVar("T")
 
 # --- caps: each keeps one request under ~0.2 s of CPU on a 2-core machine ----------------
 MAX_BODY = 64 * 1024
+BODY_SECONDS = 10.0  # a request body must arrive within this (else 408)
 MAX_TEXT = 20_000  # characters, for the text functions
 MAX_ITEMS = 10_000  # list lengths (a 64 KiB body holds fewer anyway)
 MAX_WORD = 100  # characters per word or RingBuffer item
@@ -164,6 +165,10 @@ def module_attr(name: str) -> Callable[..., Any]:
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the module raised: 'Type: message'"},
     404: {"model": ErrorResponse, "description": "unknown or expired visitor; missing item"},
+    408: {
+        "model": ErrorResponse,
+        "description": f"request body not sent within {BODY_SECONDS:g} s",
+    },
     413: {"model": ErrorResponse, "description": f"request body over {MAX_BODY} bytes"},
     503: {"model": ErrorResponse, "description": "every heavy slot busy; try again"},
 }
@@ -176,11 +181,13 @@ class BodyLimit:
     """ASGI middleware: a request body over `limit` bytes gets 413 and is never parsed.
 
     The body is read here (at most limit + one chunk) and handed on whole, so a missing or
-    false Content-Length changes nothing.
+    false Content-Length changes nothing. It must arrive within `seconds` (else 408): uvicorn
+    has no such limit, and a body trickled a byte at a time would hold its connection, and a
+    file descriptor, for as long as its sender likes.
     """
 
-    def __init__(self, app: Any, limit: int = MAX_BODY):
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int = MAX_BODY, seconds: float = BODY_SECONDS):
+        self.app, self.limit, self.seconds = app, limit, seconds
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -191,16 +198,28 @@ class BodyLimit:
         chunks: list[bytes] = []
         size = 0
         more = not too_big
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.limit:
-                too_big = True
-                break
+        with anyio.move_on_after(self.seconds) as deadline:
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > self.limit:
+                    too_big = True
+                    break
+        if deadline.cancelled_caught:
+            response = JSONResponse(
+                {
+                    "detail": f"Request body not received within {self.seconds:g} s",
+                    "exception": None,
+                },
+                status_code=408,
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
         if too_big:
             response = JSONResponse(
                 {"detail": f"Request body larger than {self.limit} bytes", "exception": None},
