@@ -6,6 +6,7 @@ CPython install only pytest and hypothesis).
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -133,6 +134,34 @@ def test_invalid_or_over_cap_input_is_422(client, path, body):
     assert "Traceback" not in response.text
 
 
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        # JSON has no NaN or Infinity, but Python's json module reads them (and 1e400 as inf)
+        ("/api/fibonacci", b'{"n": NaN}'),
+        ("/api/fibonacci", b'{"n": Infinity}'),
+        ("/api/safe_divide", b'{"a": NaN, "b": 1}'),
+        ("/api/safe_divide", b'{"a": 1e400, "b": 1}'),
+        ("/api/sum_list", b'{"items": [1, -Infinity]}'),
+        # a lone surrogate is valid JSON text but no valid str for the module
+        ("/api/safe_parse_int", b'{"s": "\\ud800"}'),
+        ("/api/count_unique_words", b'{"text": "a \\udc00"}'),
+        ("/api/word_frequencies", b'{"words": ["\\ud800"]}'),
+        ("/api/fibonacci", b'"\\ud800"'),
+    ],
+)
+def test_what_json_cannot_carry_is_a_clean_422(client, path, raw):
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} in a response")
+
+    detail = json.loads(response.content, parse_constant=no_constant)["detail"]
+    assert detail[0]["type"] and detail[0]["msg"]
+    assert_clean(response.text)
+
+
 def test_not_json_is_422(client):
     response = client.post(
         "/api/fibonacci", content=b"{not json", headers={"content-type": "application/json"}
@@ -160,6 +189,37 @@ def test_body_over_64_kib_without_content_length_is_413(client):
         "/api/count_unique_words", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+def test_a_body_trickled_too_slowly_is_408():
+    import anyio
+
+    async def main() -> list[dict]:
+        sent: list[dict] = []
+        messages = iter([{"type": "http.request", "body": b'{"n": ', "more_body": True}])
+
+        async def receive() -> dict:
+            try:
+                return next(messages)
+            except StopIteration:
+                await anyio.sleep(60)  # the rest never comes
+                raise AssertionError("not cut off") from None
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        async def app(scope, receive, send) -> None:
+            raise AssertionError("the app must not see the request")
+
+        limit = web_app.BodyLimit(app, seconds=0.2)
+        scope = {"type": "http", "method": "POST", "path": "/api/fibonacci", "headers": []}
+        with anyio.fail_after(5):
+            await limit(scope, receive, send)
+        return sent
+
+    sent = anyio.run(main)
+    assert sent[0]["status"] == 408
+    assert b"not received within 0.2 s" in sent[1]["body"]
 
 
 def test_body_just_under_the_limit_is_read(client):
@@ -418,6 +478,25 @@ def test_every_item_is_found_in_lib_rs(client, item):
         f"fn {name}" in source.snippet(item).code or f"struct {name}" in source.snippet(item).code
     )
     assert "highlight" in data["html"]
+
+
+@pytest.mark.parametrize("item", [i for i in source.ITEMS if i[:1].islower()])
+def test_a_function_is_shown_with_its_docs_and_attributes(item):
+    # safe_parse_int has a `//` comment between #[pyo3(signature)] and `fn`
+    code = source.snippet(item).code
+    assert code.startswith("///") and "#[pyfunction]" in code, code[:200]
+
+
+def test_a_section_heading_above_an_item_is_not_part_of_it(monkeypatch, tmp_path):
+    lib = tmp_path / "lib.rs"
+    lib.write_text(
+        "// --- section ---\n\n// heading\n/// Docs.\n#[pyfunction]\n// why\nfn fibonacci() {}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(source, "LIB_RS", lib)
+    found = source.snippet("fibonacci")
+    assert found.code == "/// Docs.\n#[pyfunction]\n// why\nfn fibonacci() {}"
+    assert found.first_line == 4
 
 
 def test_source_only_takes_known_items(client):

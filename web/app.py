@@ -14,6 +14,7 @@ lib.rs (web/source.py) and the assets in web/assets/, by fixed names.
 from __future__ import annotations
 
 import collections
+import math
 import os
 import platform
 import sys
@@ -30,6 +31,8 @@ import fastapi
 import pydantic
 import pydantic_core
 from fastapi import FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -47,6 +50,7 @@ T = TypeVar("T")
 
 # --- caps: each keeps one request under ~0.2 s of CPU on a 2-core machine ----------------
 MAX_BODY = 64 * 1024
+BODY_SECONDS = 10.0  # a request body must arrive within this (else 408)
 MAX_TEXT = 20_000  # characters, for the text functions
 MAX_ITEMS = 10_000  # list lengths (a 64 KiB body holds fewer anyway)
 MAX_WORD = 100  # characters per word or RingBuffer item
@@ -100,6 +104,24 @@ class ApiError(Exception):
         self.status, self.detail, self.exception, self.message = status, detail, exception, message
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with what JSON cannot carry (NaN, infinities, lone surrogates) spelled out.
+
+    A 422 echoes the rejected input, and Python's json module takes `NaN`, `Infinity` and
+    "\\ud800" in a request but cannot write them in a response: left as they are, the
+    answer to such an input would be a 500.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {json_safe(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def exercise_note(name: str, err: BaseException) -> str | None:
     """What is unfinished, when `err` comes from a workshop exercise in progress."""
     if isinstance(err, AttributeError):
@@ -143,6 +165,10 @@ def module_attr(name: str) -> Callable[..., Any]:
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the module raised: 'Type: message'"},
     404: {"model": ErrorResponse, "description": "unknown or expired visitor; missing item"},
+    408: {
+        "model": ErrorResponse,
+        "description": f"request body not sent within {BODY_SECONDS:g} s",
+    },
     413: {"model": ErrorResponse, "description": f"request body over {MAX_BODY} bytes"},
     503: {"model": ErrorResponse, "description": "every heavy slot busy; try again"},
 }
@@ -155,11 +181,13 @@ class BodyLimit:
     """ASGI middleware: a request body over `limit` bytes gets 413 and is never parsed.
 
     The body is read here (at most limit + one chunk) and handed on whole, so a missing or
-    false Content-Length changes nothing.
+    false Content-Length changes nothing. It must arrive within `seconds` (else 408): uvicorn
+    has no such limit, and a body trickled a byte at a time would hold its connection, and a
+    file descriptor, for as long as its sender likes.
     """
 
-    def __init__(self, app: Any, limit: int = MAX_BODY):
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int = MAX_BODY, seconds: float = BODY_SECONDS):
+        self.app, self.limit, self.seconds = app, limit, seconds
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -170,16 +198,28 @@ class BodyLimit:
         chunks: list[bytes] = []
         size = 0
         more = not too_big
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.limit:
-                too_big = True
-                break
+        with anyio.move_on_after(self.seconds) as deadline:
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > self.limit:
+                    too_big = True
+                    break
+        if deadline.cancelled_caught:
+            response = JSONResponse(
+                {
+                    "detail": f"Request body not received within {self.seconds:g} s",
+                    "exception": None,
+                },
+                status_code=408,
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
         if too_big:
             response = JSONResponse(
                 {"detail": f"Request body larger than {self.limit} bytes", "exception": None},
@@ -568,6 +608,11 @@ def create_app(
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
         body = ErrorResponse(detail=err.detail, exception=err.exception, message=err.message)
         return JSONResponse(body.model_dump(), status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, with the echoed input made JSON-safe (json_safe says why).
+        return JSONResponse({"detail": json_safe(jsonable_encoder(err.errors()))}, status_code=422)
 
     @app.middleware("http")
     async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]):

@@ -111,15 +111,22 @@ def _item_end(text: str, start: int) -> int:
 
 
 def _with_leading_docs(text: str, start: int) -> int:
-    """Move `start` back over the `///` docs and `#[...]` attributes right above it."""
+    """Move `start` back over the `///` docs and `#[...]` attributes right above it.
+
+    A `//` comment among them (a why between `#[pyo3(...)]` and `fn`) belongs to the item
+    too, but `//` lines above all of its docs and attributes (a section's heading) do not.
+    """
     lines_start = text.rfind("\n", 0, start) + 1
+    head = lines_start  # the topmost `///` or `#[` line seen so far
     while lines_start > 0:
         previous = text.rfind("\n", 0, lines_start - 1) + 1
         line = text[previous : lines_start - 1].strip()
-        if not (line.startswith("///") or line.startswith("#[") or line.startswith("#![")):
+        if not line.startswith(("//", "#[", "#![")):
             break
         lines_start = previous
-    return lines_start
+        if line.startswith(("///", "#[", "#![")):
+            head = lines_start
+    return head
 
 
 def _find(text: str, pattern: str, start: int = 0, end: int | None = None) -> tuple[int, int]:
