@@ -444,8 +444,15 @@ fn factorial(n: u64) -> u64 {
 
 
 def leftover_guide_commands() -> list[str]:
+    """The guide's command still running from this checkout's exercise venv (another checkout's
+    test run on the same machine is none of ours)."""
     ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
-    return [line for line in ps.splitlines() if "print(rust_demo.factorial(10))" in line]
+    venv = str(ROOT / "target" / "exercise-venv")
+    return [
+        line
+        for line in ps.splitlines()
+        if "print(rust_demo.factorial(10))" in line and line.startswith(venv)
+    ]
 
 
 # Right for every n but 0, where it counts down through all of u64: a loop that never ends.
