@@ -111,6 +111,11 @@ impl<T> Ring<T> {
         }
     }
 
+    /// The item `offset` places from the newest (offset < len), else None.
+    pub fn nth_back(&self, offset: usize) -> Option<&T> {
+        self.nth(self.len.checked_sub(offset.checked_add(1)?)?)
+    }
+
     /// The item at `index` (0 is the oldest), counting from the newest when negative.
     pub fn get(&self, index: isize) -> Option<&T> {
         let position = if index < 0 {
@@ -256,6 +261,10 @@ mod tests {
         assert_eq!(ring.get(-4), None);
         assert_eq!(ring.get(3), None);
         assert_eq!(ring.get(isize::MIN), None);
+        assert_eq!(ring.nth_back(0), Some(&4));
+        assert_eq!(ring.nth_back(2), Some(&2));
+        assert_eq!(ring.nth_back(3), None);
+        assert_eq!(ring.nth_back(usize::MAX), None);
         assert_eq!(ring.pop(), Some(2));
         let all: Vec<_> = ring.take_all().into_iter().flatten().collect();
         assert_eq!(all, [3, 4]);
