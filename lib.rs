@@ -26,7 +26,7 @@ use pyo3::exceptions::{
 };
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{IntoPyDict, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern, PyTraverseError};
 
 use engines::exact_sum::{RestoreError, Window, WindowError};
@@ -241,14 +241,12 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>
             match list_item_at(list, index) {
                 ListItem::Int(value) => f(value)?,
                 ListItem::Other => {
-                    // With a GIL this cannot fail (index < len, and no Python code ran since
-                    // len was read); without one, another thread may have shrunk the list.
+                    // Fails only without a GIL, if another thread shrank the list.
                     let Ok(item) = list.get_item(index) else {
                         break;
                     };
                     f(item.extract()?)?;
-                    // Converting anything but an exact int can run Python code (an
-                    // `__index__` method) that resizes the list under us.
+                    // Converting it may have run an `__index__` that resized the list.
                     len = list.len();
                 }
                 ListItem::End => break,
@@ -256,8 +254,7 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>
             index += 1;
         }
     } else if let Ok(tuple) = items.cast_exact::<PyTuple>() {
-        // A tuple never changes, and `items` keeps it (and so its items) alive: its items can
-        // be read in place, without a reference count, on every build.
+        // A tuple never changes and `items` keeps it alive: read it in place, on every build.
         for item in tuple.iter_borrowed() {
             // SAFETY: `item` is alive as long as the tuple, and the thread is attached.
             match unsafe { classify_item(item.as_ptr()) } {
@@ -282,8 +279,7 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>
 fn sum_list(items: &Bound<'_, PyAny>) -> PyResult<i64> {
     let mut total: i128 = 0;
     for_each_i64(items, |value| {
-        // Each value is below 2**63 in magnitude, so it takes 2**64 items (centuries of
-        // iteration) before |total| could reach 2**127: no overflow in practice.
+        // |total| could reach 2**127 only after 2**64 items (centuries): no overflow.
         total += i128::from(value);
         Ok(())
     })?;
@@ -388,11 +384,8 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         // SAFETY: as above.
         let exact_key = unsafe { ffi::PyUnicode_CheckExact(lowered.as_ptr()) } != 0;
         if by_python.is_none() && !exact_key {
-            let dict = PyDict::new(py);
-            for (key, count) in std::mem::replace(&mut counts, WordCounts::new()).into_entries() {
-                dict.set_item(key, count)?;
-            }
-            by_python = Some(dict);
+            let counted = std::mem::replace(&mut counts, WordCounts::new());
+            by_python = Some(counted.into_entries().into_py_dict(py)?);
         }
         match &by_python {
             Some(dict) => count_in(dict, lowered),
@@ -418,14 +411,7 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
             count_word(word?)?;
         }
     }
-    if let Some(dict) = by_python {
-        return Ok(dict);
-    }
-    let frequencies = PyDict::new(py);
-    for (word, count) in counts.into_entries() {
-        frequencies.set_item(word, count)?;
-    }
-    Ok(frequencies)
+    by_python.map_or_else(|| counts.into_entries().into_py_dict(py), Ok)
 }
 
 /// `dict[key] = dict.get(key, 0) + 1`, which is how Counter counts.
@@ -517,13 +503,10 @@ fn read_int(value: &Bound<'_, PyAny>) -> PyResult<Int> {
         unsafe { Bound::from_owned_ptr_or_err(value.py(), ffi::PyNumber_Index(value.as_ptr()))? };
     match int.extract::<i64>() {
         Ok(int) => Ok(Int::Fits(int)),
-        Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => {
-            if int.lt(0)? {
-                Ok(Int::BelowI64)
-            } else {
-                Ok(Int::AboveI64)
-            }
-        }
+        Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => match int.lt(0)? {
+            true => Ok(Int::BelowI64),
+            false => Ok(Int::AboveI64),
+        },
         Err(err) => Err(err),
     }
 }
@@ -602,14 +585,7 @@ impl MovingAverage {
         slf: &Bound<'py, Self>,
     ) -> PyResult<(Bound<'py, PyType>, (usize,), Bound<'py, PyList>)> {
         let this = slf.get();
-        let mut values = Vec::new();
-        {
-            let window = lock(&this.window);
-            values
-                .try_reserve_exact(window.values().len())
-                .map_err(no_memory)?;
-            values.extend(window.values().iter().copied());
-        }
+        let values = lock(&this.window).copy_values().map_err(no_memory)?;
         Ok((
             slf.get_type(),
             (this.window_size,),
@@ -781,11 +757,8 @@ impl RingBuffer {
     /// New references to the items, oldest first, taken under the lock so that the caller
     /// can run Python code (repr, ==) on them after releasing it.
     fn snapshot(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        let ring = lock(&self.ring);
-        let mut items = Vec::new();
-        items.try_reserve_exact(ring.len()).map_err(no_memory)?;
-        items.extend(ring.iter().map(|item| item.clone_ref(py)));
-        Ok(items)
+        let items = lock(&self.ring).try_map(|item| item.clone_ref(py));
+        items.map_err(no_memory)
     }
 }
 
@@ -809,8 +782,7 @@ impl RingBuffer {
     /// Append an item; when the buffer is full the oldest item is dropped.
     fn push(&self, item: Py<PyAny>) -> PyResult<()> {
         let pushed = lock(&self.ring).push(item);
-        // The lock is released, so the evicted item's __del__ may run anything (a RingBuffer's
-        // own Drop goes through drop_items).
+        // The lock is released: the evicted item's __del__ may run anything.
         pushed
             .map(drop)
             .map_err(|_item| PyMemoryError::new_err("out of memory"))
@@ -935,8 +907,7 @@ impl RingBuffer {
     fn __setstate__(&self, items: &Bound<'_, PyAny>) -> PyResult<()> {
         let capacity = self.capacity();
         let mut kept = Ring::new(capacity);
-        // Through the iteration protocol: nothing is pre-sized from a __len__ that may lie.
-        // Evicted items are freed at once, as deque does: no lock is held here.
+        // Through the iteration protocol (a __len__ may lie); evicted items are freed at once.
         let read = items.try_iter().and_then(|mut iter| {
             iter.try_for_each(|item| {
                 let pushed = kept.push(item?.unbind());
@@ -1032,10 +1003,8 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     if let Some(known) = known_main_thread() {
         return Ok(known == current);
     }
-    // Only if `threading` is loaded (`sys.modules["threading"] = None` counts as not):
-    // importing it here would be a side effect. Without it, threads can only have been
-    // started through `_thread`; such a thread taken for the main one merely re-attaches every
-    // 50 ms, as every thread did before.
+    // Only if `threading` is loaded (None counts as not): importing it would be a side effect.
+    // A `_thread` thread then taken for the main one merely re-attaches every 50 ms.
     let modules = py
         .import(intern!(py, "sys"))?
         .getattr(intern!(py, "modules"))?;
@@ -1055,10 +1024,8 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
 }
 
 /// A `keep_going` check for long work that runs detached from Python (without the GIL), to
-/// be created while still attached: on Python's main thread it re-attaches now and then (see
-/// `CheckClock`) to run the signal handlers, so that Ctrl-C raises KeyboardInterrupt promptly.
-/// On any other thread it never re-attaches: only the main thread handles signals, and
-/// attaching would make the work wait whenever another thread holds the GIL.
+/// be created while still attached: on Python's main thread it re-attaches when `CheckClock`
+/// says so, to run the signal handlers (Ctrl-C); other threads handle no signals.
 fn interruptible(py: Python<'_>) -> PyResult<impl FnMut() -> PyResult<()> + Send> {
     let main = on_main_thread(py)?;
     let mut clock = CheckClock::start();
@@ -1212,8 +1179,7 @@ fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 // `list_item_at`), and every SAFETY comment holds without a GIL.
 #[pymodule(gil_used = false)]
 fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // One line per function and class, exactly as the guide writes them. Each class is
-    // declared with `module = "rust_demo"`, which is what lets pickle find it again.
+    // One line each, as the guide writes them; `module = "rust_demo"` lets pickle find a class.
     m.add_function(wrap_pyfunction!(fibonacci, m)?)?;
     m.add_function(wrap_pyfunction!(count_unique_words, m)?)?;
     m.add_function(wrap_pyfunction!(is_palindrome, m)?)?;

@@ -1,6 +1,7 @@
 //! A fixed-capacity FIFO of any items: the engine of `RingBuffer`.
 
 use std::cell::RefCell;
+use std::collections::TryReserveError;
 use std::thread::LocalKey;
 
 /// A fixed-capacity FIFO: the plain-Rust core of RingBuffer.
@@ -124,6 +125,14 @@ impl<T> Ring<T> {
             index
         };
         self.nth(usize::try_from(position).ok()?)
+    }
+
+    /// `f` of each item, oldest first, in a new Vec: an Err if it cannot be allocated.
+    pub fn try_map<U>(&self, f: impl FnMut(&T) -> U) -> Result<Vec<U>, TryReserveError> {
+        let mut mapped = Vec::new();
+        mapped.try_reserve_exact(self.len)?;
+        mapped.extend(self.iter().map(f));
+        Ok(mapped)
     }
 
     /// The items, oldest first.
@@ -265,6 +274,7 @@ mod tests {
         assert_eq!(ring.nth_back(2), Some(&2));
         assert_eq!(ring.nth_back(3), None);
         assert_eq!(ring.nth_back(usize::MAX), None);
+        assert_eq!(ring.try_map(|item| item * 10), Ok(vec![20, 30, 40]));
         assert_eq!(ring.pop(), Some(2));
         let all: Vec<_> = ring.take_all().into_iter().flatten().collect();
         assert_eq!(all, [3, 4]);

@@ -168,8 +168,7 @@ fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> 
 
 #[pymodule(gil_used = false)]
 fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // One line per function and class, exactly as the guide writes them. Each class is
-    // declared with `module = "rust_demo"`, which is what lets pickle find it again.
+    // One line each, as the guide writes them; `module = "rust_demo"` lets pickle find a class.
     m.add_function(wrap_pyfunction!(fibonacci, m)?)?;
     m.add_function(wrap_pyfunction!(count_unique_words, m)?)?;
     m.add_function(wrap_pyfunction!(is_palindrome, m)?)?;
