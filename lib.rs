@@ -2,11 +2,9 @@
 //! "Rust for Pythonistas: Building Native Extensions with PyO3".
 //!
 //! This file is the Python surface, in the guide's order: each `#[pyfunction]` and
-//! `#[pyclass]` converts its arguments, releases the GIL for long work, calls its engine and
-//! turns Rust errors into Python exceptions. The engines, plain Rust that knows nothing of
-//! Python (each tested by `cargo test`), sit beside it in `engines/`. The `#[pymodule]`
-//! function, `fn rust_demo` (the last function in this file), registers everything Python
-//! sees, one line each.
+//! `#[pyclass]` converts its arguments, releases the GIL for long work, calls its engine
+//! (plain Rust in `engines/`, tested by `cargo test`) and turns Rust errors into Python
+//! exceptions. The `#[pymodule]` function, `fn rust_demo`, ends the file.
 
 /// The plain-Rust engines, one file each in `engines/`; none of them uses PyO3.
 mod engines {
@@ -20,16 +18,15 @@ mod engines {
 
 use std::cell::RefCell;
 use std::collections::{HashMap, TryReserveError};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{
     PyIndexError, PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{IntoPyDict, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern, PyTraverseError};
 
 use engines::exact_sum::{RestoreError, Window, WindowError};
@@ -39,11 +36,12 @@ use engines::text::{
     count_unique_lowered_words, is_ascii_letter, letters_read_the_same_both_ways, lower_if_ascii,
     WordCounts,
 };
-use engines::threads::{prime_count_threaded, MAX_THREADS};
+use engines::threads::{
+    known_main_thread, prime_count_threaded, remember_main_thread, CheckClock, MAX_THREADS,
+};
 
-/// The MemoryError for an allocation that failed. Every allocation whose size depends on the
-/// input goes through `try_reserve`, so running out of memory (a container's memory cap, an
-/// address-space limit) raises MemoryError instead of aborting the interpreter.
+/// The MemoryError for a failed `try_reserve`, which every input-sized allocation uses, so
+/// that running out of memory raises MemoryError instead of aborting the interpreter.
 fn no_memory(_: TryReserveError) -> PyErr {
     PyMemoryError::new_err("out of memory")
 }
@@ -135,9 +133,8 @@ fn is_palindrome(text: &Bound<'_, PyString>) -> PyResult<bool> {
 
 /// The code points of a Python string.
 ///
-/// abi3-py39 has no borrowed UTF-8 view of a `str` (`PyUnicode_AsUTF8AndSize` arrived in
-/// 3.10's limited API), so we copy its code points instead. Unlike UTF-8 this also works
-/// for strings holding lone surrogates, which Python allows.
+/// abi3-py39 has no borrowed UTF-8 view of a `str` (that came in 3.10's limited API), so we
+/// copy its code points, which also works for lone surrogates.
 fn code_points(text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
     let mut buffer = Vec::new();
     code_points_into(text, &mut buffer)?;
@@ -169,13 +166,11 @@ fn code_points_into(text: &Bound<'_, PyString>, buffer: &mut Vec<u32>) -> PyResu
 
 // ───────────────────────────── 2. Collections ─────────────────────────────
 
-/// What `list[index]` is, as far as the fast path of `for_each_i64` cares.
+/// What `list[index]` is, for the fast path of `for_each_i64`: an exact int that fits in an
+/// i64, anything else (converting it may run Python code), or past the end of the list.
 enum ListItem {
-    /// An exact `int` that fits in an i64, with its value.
     Int(i64),
-    /// Anything else: converting it may run Python code.
     Other,
-    /// `index` is past the end of the list.
     End,
 }
 
@@ -201,11 +196,8 @@ unsafe fn classify_item(item: *mut ffi::PyObject) -> ListItem {
     }
 }
 
-/// What `list[index]` is: the fast path of `sum_list`.
-///
-/// With the GIL, this reads the item without touching its reference count (each refcount
-/// change is an out-of-line call under abi3), which is what lets a Rust loop keep up with the
-/// C loop inside the builtin `sum()`.
+/// What `list[index]` is, read without touching its reference count (an out-of-line call
+/// under abi3): what lets a Rust loop keep up with the builtin `sum()`.
 #[cfg(not(Py_GIL_DISABLED))]
 fn list_item_at(list: &Bound<'_, PyList>, index: usize) -> ListItem {
     let Ok(index) = isize::try_from(index) else {
@@ -225,11 +217,8 @@ fn list_item_at(list: &Bound<'_, PyList>, index: usize) -> ListItem {
     }
 }
 
-/// What `list[index]` is: the free-threaded version of the fast path of `sum_list`.
-///
-/// Without a GIL another thread can remove the item from the list and free it at any moment,
-/// so a borrowed pointer from PyList_GetItem could dangle: take a strong reference instead
-/// (PyList_GetItemRef, through PyO3's safe `get_item`).
+/// What `list[index]` is, free-threaded: another thread may free the item at any moment, so
+/// a borrowed pointer could dangle; take a strong reference (PyO3's `get_item`) instead.
 #[cfg(Py_GIL_DISABLED)]
 fn list_item_at(list: &Bound<'_, PyList>, index: usize) -> ListItem {
     match list.get_item(index) {
@@ -242,11 +231,9 @@ fn list_item_at(list: &Bound<'_, PyList>, index: usize) -> ListItem {
 
 /// Call `f` with each item of an iterable, converted to an i64, stopping at `f`'s first error.
 ///
-/// Gives what `for item in items: f(operator.index(item))` gives, for any iterable: an exact
-/// tuple is read in place, an exact list by index (Python's list iterator does the same, so a list that grows or
-/// shrinks during the call is seen exactly as a Python loop sees it); everything else,
-/// subclasses of list and tuple included, goes through the iteration protocol, as `sum()` does.
-/// Raises TypeError for an item that is not an int and OverflowError for one outside i64.
+/// Gives what `for item in items: f(operator.index(item))` gives: an exact tuple is read in
+/// place, an exact list by index (as Python's list iterator does, so a list resized meanwhile
+/// is seen as a Python loop sees it), anything else through the iteration protocol.
 fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>) -> PyResult<()> {
     if let Ok(list) = items.cast_exact::<PyList>() {
         let (mut index, mut len) = (0, list.len());
@@ -254,14 +241,12 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>
             match list_item_at(list, index) {
                 ListItem::Int(value) => f(value)?,
                 ListItem::Other => {
-                    // With a GIL this cannot fail (index < len, and no Python code ran since
-                    // len was read); without one, another thread may have shrunk the list.
+                    // Fails only without a GIL, if another thread shrank the list.
                     let Ok(item) = list.get_item(index) else {
                         break;
                     };
                     f(item.extract()?)?;
-                    // Converting anything but an exact int can run Python code (an
-                    // `__index__` method) that resizes the list under us.
+                    // Converting it may have run an `__index__` that resized the list.
                     len = list.len();
                 }
                 ListItem::End => break,
@@ -269,8 +254,7 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>
             index += 1;
         }
     } else if let Ok(tuple) = items.cast_exact::<PyTuple>() {
-        // A tuple never changes, and `items` keeps it (and so its items) alive: its items can
-        // be read in place, without a reference count, on every build.
+        // A tuple never changes and `items` keeps it alive: read it in place, on every build.
         for item in tuple.iter_borrowed() {
             // SAFETY: `item` is alive as long as the tuple, and the thread is attached.
             match unsafe { classify_item(item.as_ptr()) } {
@@ -295,8 +279,7 @@ fn for_each_i64(items: &Bound<'_, PyAny>, mut f: impl FnMut(i64) -> PyResult<()>
 fn sum_list(items: &Bound<'_, PyAny>) -> PyResult<i64> {
     let mut total: i128 = 0;
     for_each_i64(items, |value| {
-        // Each value is below 2**63 in magnitude, so it takes 2**64 items (centuries of
-        // iteration) before |total| could reach 2**127: no overflow in practice.
+        // |total| could reach 2**127 only after 2**64 items (centuries): no overflow.
         total += i128::from(value);
         Ok(())
     })?;
@@ -322,8 +305,8 @@ fn filter_positive<'py>(items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList
     int_list_of(items.py(), &positive)
 }
 
-/// A Python list of ints, pre-sized: `list_of` appends one by one (a third slower here), and
-/// PyO3's `PyList::new` panics if Python cannot allocate; this raises MemoryError instead.
+/// A Python list of ints, pre-sized (`list_of` is a third slower here); MemoryError, never a
+/// panic, if Python cannot allocate it.
 fn int_list_of<'py>(py: Python<'py>, values: &[i64]) -> PyResult<Bound<'py, PyList>> {
     let len = isize::try_from(values.len()).map_err(|_| PyMemoryError::new_err("list too long"))?;
     // SAFETY: the thread is attached, and the list is new: no other thread can see it until
@@ -367,9 +350,8 @@ fn ascii_str<'py>(py: Python<'py>, ascii: &[u8]) -> PyResult<Bound<'py, PyString
 fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let py = words.py();
     let mut counts = WordCounts::<Bound<'py, PyString>>::new();
-    // Keys are told apart by their code points while they are all exact str. A lower() that
-    // returns a str subclass may define its own == and hash (say, case-folding), so from the
-    // first such key on, the counts go into a dict, which compares keys as Counter does.
+    // Keys are compared by code points while all are exact str; from the first str-subclass
+    // key on (its own == and hash), the counts go into a dict, which compares as Counter does.
     let mut by_python: Option<Bound<'py, PyDict>> = None;
     let mut buffer = Vec::new();
     let mut ascii = Vec::new();
@@ -382,8 +364,7 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         })?;
         code_points_into(&word, &mut buffer)?;
         // The ASCII fast path is only for exact str: a subclass may override lower().
-        // SAFETY: `word` is a live object and the thread is attached; this only reads its
-        // type, which never changes.
+        // SAFETY: `word` is a live object and the thread is attached; this only reads its type.
         let exact_str = unsafe { ffi::PyUnicode_CheckExact(word.as_ptr()) } != 0;
         if exact_str && lower_if_ascii(&mut buffer) {
             let mut make_key = || {
@@ -403,11 +384,8 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         // SAFETY: as above.
         let exact_key = unsafe { ffi::PyUnicode_CheckExact(lowered.as_ptr()) } != 0;
         if by_python.is_none() && !exact_key {
-            let dict = PyDict::new(py);
-            for (key, count) in std::mem::replace(&mut counts, WordCounts::new()).into_entries() {
-                dict.set_item(key, count)?;
-            }
-            by_python = Some(dict);
+            let counted = std::mem::replace(&mut counts, WordCounts::new());
+            by_python = Some(counted.into_entries().into_py_dict(py)?);
         }
         match &by_python {
             Some(dict) => count_in(dict, lowered),
@@ -418,12 +396,10 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
         }
     };
     if let Ok(list) = words.cast_exact::<PyList>() {
-        // By index, re-reading the length each time, as Python's list iterator does: a
-        // word's lower() may append to the list, and Counter would see the new words.
+        // By index, re-reading the length each time, as Python's list iterator does (a
+        // lower() may append); without a GIL another thread may shrink it meanwhile.
         let mut index = 0;
         while index < list.len() {
-            // With a GIL this cannot fail; without one, another thread may have shrunk the
-            // list since len() was read.
             let Ok(word) = list.get_item(index) else {
                 break;
             };
@@ -435,14 +411,7 @@ fn word_frequencies<'py>(words: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDic
             count_word(word?)?;
         }
     }
-    if let Some(dict) = by_python {
-        return Ok(dict);
-    }
-    let frequencies = PyDict::new(py);
-    for (word, count) in counts.into_entries() {
-        frequencies.set_item(word, count)?;
-    }
-    Ok(frequencies)
+    by_python.map_or_else(|| counts.into_entries().into_py_dict(py), Ok)
 }
 
 /// `dict[key] = dict.get(key, 0) + 1`, which is how Counter counts.
@@ -496,15 +465,11 @@ fn factorial(n: u64) -> PyResult<u64> {
 
 // ───────────────────────────── 4. Classes ─────────────────────────────
 //
-// All three classes are `frozen`: Python never hands out `&mut self`, so two threads can
-// never collide on a borrow ("Already borrowed"). Mutable state sits behind a Mutex (or an
-// atomic), which is what makes them safe on the free-threaded build too. Two rules keep the
-// locks deadlock-free: no Python code runs while one is held (no repr, no ==, and no
-// dropping of Python objects, whose __del__ could run anything), and the thread never
-// detaches from the interpreter (releases the GIL) while it holds one.
+// The classes are `frozen` (no `&mut self`, so no "Already borrowed"), their state behind a
+// Mutex or an atomic, safe free-threaded too. No lock is held while Python code runs (repr,
+// ==, dropping a Python object) or while the thread detaches: so no deadlocks.
 
-/// Lock a mutex. Nothing panics while holding these locks, so a poisoned one is still
-/// consistent; taking it anyway beats turning every later call into a PanicException.
+/// Lock a mutex; nothing panics while holding one, so even a poisoned one is consistent.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -528,9 +493,8 @@ enum Int {
     AboveI64,
 }
 
-/// Read an int argument (anything with `__index__`) of any size; TypeError for anything else.
-/// PyO3's own conversion raises OverflowError past 64 bits, where a documented range must
-/// still give its ValueError.
+/// Read an int argument (anything with `__index__`) of any size, so that a documented range
+/// gives its ValueError past 64 bits too; TypeError for anything else.
 fn read_int(value: &Bound<'_, PyAny>) -> PyResult<Int> {
     // SAFETY: the thread is attached and `value` is alive; PyNumber_Index returns a new
     // reference (an exact int) or NULL with an exception set, and from_owned_ptr_or_err
@@ -539,13 +503,10 @@ fn read_int(value: &Bound<'_, PyAny>) -> PyResult<Int> {
         unsafe { Bound::from_owned_ptr_or_err(value.py(), ffi::PyNumber_Index(value.as_ptr()))? };
     match int.extract::<i64>() {
         Ok(int) => Ok(Int::Fits(int)),
-        Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => {
-            if int.lt(0)? {
-                Ok(Int::BelowI64)
-            } else {
-                Ok(Int::AboveI64)
-            }
-        }
+        Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => match int.lt(0)? {
+            true => Ok(Int::BelowI64),
+            false => Ok(Int::AboveI64),
+        },
         Err(err) => Err(err),
     }
 }
@@ -624,14 +585,7 @@ impl MovingAverage {
         slf: &Bound<'py, Self>,
     ) -> PyResult<(Bound<'py, PyType>, (usize,), Bound<'py, PyList>)> {
         let this = slf.get();
-        let mut values = Vec::new();
-        {
-            let window = lock(&this.window);
-            values
-                .try_reserve_exact(window.values().len())
-                .map_err(no_memory)?;
-            values.extend(window.values().iter().copied());
-        }
+        let values = lock(&this.window).copy_values().map_err(no_memory)?;
         Ok((
             slf.get_type(),
             (this.window_size,),
@@ -643,8 +597,7 @@ impl MovingAverage {
     /// the last window_size count). Raises TypeError or ValueError, changing nothing, for
     /// anything else.
     fn __setstate__(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
-        // Read through the iteration protocol (no pre-sizing from a __len__ that may lie),
-        // keeping at most window_size values.
+        // Through the iteration protocol: no pre-sizing from a __len__ that may lie.
         let items = values
             .try_iter()?
             .map(|item| item.and_then(|item| item.extract::<f64>()));
@@ -733,32 +686,18 @@ thread_local! {
     static PENDING_DROPS: DropQueue<Py<PyAny>> = const { RefCell::new(Drops::new()) };
 }
 
-/// Drop the items of a RingBuffer without letting deep nesting overflow the stack.
-///
-/// Freeing a RingBuffer frees its items, which may be RingBuffers holding RingBuffers, and so
-/// on: done recursively, a chain 20,000 deep overflows the stack and kills the interpreter.
-/// CPython's containers avoid this with the "trashcan" (deque included), which abi3 does not
-/// offer, so `drop_flat` does the same in Rust with this thread's queue: frees nest up to 50
-/// deep, as CPython's would, and deeper ones wait for the outermost; the stack stays bounded
-/// however deep the nesting (tested to 10**6 levels).
+/// Drop the items of a RingBuffer with this thread's queue (`drop_flat`), so that deeply
+/// nested RingBuffers cannot overflow the stack: CPython's "trashcan", which abi3 lacks.
 fn drop_items(items: Vec<Option<Py<PyAny>>>) {
     drop_flat(&PENDING_DROPS, items);
 }
 
 /// Whether dropping our reference to `item` frees it, which can run Python code.
+/// Free-threaded, other threads change counts at any time: assume the worst.
 fn frees_on_drop(item: &Py<PyAny>) -> bool {
-    #[cfg(not(Py_GIL_DISABLED))]
-    {
-        // SAFETY: `item` is a live object we hold a reference to, and this build has a GIL,
-        // which the caller holds: no other thread can change the count before our decref.
-        unsafe { ffi::Py_REFCNT(item.as_ptr()) <= 1 }
-    }
-    #[cfg(Py_GIL_DISABLED)]
-    {
-        // Free-threaded: other threads change counts at any time, so assume the worst.
-        let _ = item;
-        true
-    }
+    // SAFETY: `item` is a live object we hold a reference to. Reached only with a GIL (the
+    // `cfg!` short-circuits), which the caller holds: no other thread changes the count.
+    cfg!(Py_GIL_DISABLED) || unsafe { ffi::Py_REFCNT(item.as_ptr()) <= 1 }
 }
 
 /// A fixed-capacity FIFO buffer of any Python objects, like `deque(maxlen=capacity)`.
@@ -778,13 +717,9 @@ impl Drop for RingBuffer {
 }
 
 impl RingBuffer {
-    /// Push `get(0)`, `get(1)`, ... up to `len()` (reading them must run no Python code: an
-    /// exact list or tuple, or a snapshot), under one lock for as long as that stays safe.
-    ///
-    /// Only freeing an evicted item can run Python code here (its `__del__`, a weakref
-    /// callback). So an item that this buffer held the last reference to is freed at once,
-    /// with the lock released, and the length is read again before going on: the `__del__`
-    /// runs right after its own eviction and sees what it would see under `deque.extend`.
+    /// Push `get(0)`, `get(1)`, ... up to `len()` (which run no Python code) under one lock.
+    /// An evicted item this buffer held the last reference to is freed at once with the lock
+    /// released (its `__del__` sees what it would under `deque.extend`), then `len` is re-read.
     fn push_quietly(
         &self,
         len: impl Fn() -> usize,
@@ -822,11 +757,8 @@ impl RingBuffer {
     /// New references to the items, oldest first, taken under the lock so that the caller
     /// can run Python code (repr, ==) on them after releasing it.
     fn snapshot(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        let ring = lock(&self.ring);
-        let mut items = Vec::new();
-        items.try_reserve_exact(ring.len()).map_err(no_memory)?;
-        items.extend(ring.iter().map(|item| item.clone_ref(py)));
-        Ok(items)
+        let items = lock(&self.ring).try_map(|item| item.clone_ref(py));
+        items.map_err(no_memory)
     }
 }
 
@@ -850,17 +782,10 @@ impl RingBuffer {
     /// Append an item; when the buffer is full the oldest item is dropped.
     fn push(&self, item: Py<PyAny>) -> PyResult<()> {
         let pushed = lock(&self.ring).push(item);
-        // The lock is released at the end of the statement above, so dropping the evicted
-        // item (whose __del__ may run any Python code, even code using this buffer) is safe.
-        // A plain drop is enough: if the item is a RingBuffer, its own Drop goes through
-        // drop_items, which keeps the stack flat however deep it nests.
-        match pushed {
-            Ok(evicted) => {
-                drop(evicted);
-                Ok(())
-            }
-            Err(_item) => Err(PyMemoryError::new_err("out of memory")),
-        }
+        // The lock is released: the evicted item's __del__ may run anything.
+        pushed
+            .map(drop)
+            .map_err(|_item| PyMemoryError::new_err("out of memory"))
     }
 
     /// Append every item of an iterable, in order, like `deque.extend`: once the buffer is
@@ -982,15 +907,13 @@ impl RingBuffer {
     fn __setstate__(&self, items: &Bound<'_, PyAny>) -> PyResult<()> {
         let capacity = self.capacity();
         let mut kept = Ring::new(capacity);
-        // Through the iteration protocol: nothing is pre-sized from a __len__ that may lie.
-        // Evicted items are freed at once, as deque does: no lock is held here.
+        // Through the iteration protocol (a __len__ may lie); evicted items are freed at once.
         let read = items.try_iter().and_then(|mut iter| {
-            iter.try_for_each(|item| match kept.push(item?.unbind()) {
-                Ok(evicted) => {
-                    drop(evicted); // as in push()
-                    Ok(())
-                }
-                Err(_item) => Err(PyMemoryError::new_err("out of memory")),
+            iter.try_for_each(|item| {
+                let pushed = kept.push(item?.unbind());
+                pushed
+                    .map(drop)
+                    .map_err(|_item| PyMemoryError::new_err("out of memory"))
             })
         });
         if let Err(err) = read {
@@ -1003,11 +926,9 @@ impl RingBuffer {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        // The collector must not block. The lock is only ever held briefly, by an attached
-        // thread that runs no Python code while holding it, so it is free by the time the
-        // collector runs (with a GIL, or after stopping the world without one); if it were
-        // not, skipping the visit is safe (the collector then sees these items as referenced
-        // from outside and keeps them).
+        // The collector must not block. The lock is held briefly and never across Python
+        // code, so it is free when the collector runs; if not, skipping is safe (the items
+        // then look referenced from outside and are kept).
         if let Ok(ring) = self.ring.try_lock() {
             for item in ring.iter() {
                 visit.call(item)?;
@@ -1060,14 +981,11 @@ impl RingBufferIterator {
         }
         let handed_out = self.next.fetch_add(1, Ordering::Relaxed);
         // The length cannot have changed since iteration began: any change bumps the version.
-        let position = if self.reversed {
-            ring.len().checked_sub(handed_out + 1)
-        } else {
-            Some(handed_out)
+        let item = match self.reversed {
+            true => ring.nth_back(handed_out),
+            false => ring.nth(handed_out),
         };
-        Ok(position
-            .and_then(|position| ring.nth(position))
-            .map(|item| item.clone_ref(py)))
+        Ok(item.map(|item| item.clone_ref(py)))
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -1077,36 +995,19 @@ impl RingBufferIterator {
 
 // ───────────────────────────── 5. Performance: the sieve ─────────────────────────────
 
-/// How often long work without the GIL, on the main thread, stops to let Python handle Ctrl-C.
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
-
-/// The thread ident of Python's main thread once looked up (0 until then; idents are never
-/// 0): the lookup costs ~0.5 µs, more than `count_primes(10)` itself.
-static MAIN_THREAD_IDENT: AtomicU64 = AtomicU64::new(0);
-
-/// Run in a forked child: the thread that forked is the child's main thread, so look again.
-#[cfg(unix)]
-extern "C" fn forget_main_thread() {
-    MAIN_THREAD_IDENT.store(0, Ordering::Relaxed);
-}
-
 /// Whether this is Python's main thread, the only one whose signal handlers run (Ctrl-C).
 fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     // SAFETY: PyThread_get_thread_ident only reads the calling thread's identity.
     #[allow(clippy::useless_conversion)] // its c_ulong is 64 bits here, 32 on Windows
     let current = u64::from(unsafe { ffi::PyThread_get_thread_ident() });
-    let known = MAIN_THREAD_IDENT.load(Ordering::Relaxed);
-    if known != 0 {
+    if let Some(known) = known_main_thread() {
         return Ok(known == current);
     }
-    // Only if `threading` is loaded: importing it here would be a side effect (it even
-    // changes how later allocations fall in memory). Without it, threads can only have been
-    // started through `_thread`, rarely done directly; such a thread taken for the main one
-    // merely re-attaches every 50 ms, as every thread did before.
+    // Only if `threading` is loaded (None counts as not): importing it would be a side effect.
+    // A `_thread` thread then taken for the main one merely re-attaches every 50 ms.
     let modules = py
         .import(intern!(py, "sys"))?
         .getattr(intern!(py, "modules"))?;
-    // `sys.modules["threading"] = None` (which makes importing it fail) counts as not loaded.
     let Some(threading) = modules
         .get_item(intern!(py, "threading"))
         .ok()
@@ -1118,42 +1019,21 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
         .call_method0(intern!(py, "main_thread"))?
         .getattr(intern!(py, "ident"))?
         .extract()?;
-    #[cfg(unix)]
-    {
-        static REGISTER: std::sync::Once = std::sync::Once::new();
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe, as a
-        // handler run in a forked child must be.
-        REGISTER.call_once(|| unsafe {
-            libc::pthread_atfork(None, None, Some(forget_main_thread));
-        });
-    }
-    MAIN_THREAD_IDENT.store(main, Ordering::Relaxed);
+    remember_main_thread(main);
     Ok(main == current)
 }
 
 /// A `keep_going` check for long work that runs detached from Python (without the GIL), to
-/// be created while still attached: on Python's main thread it re-attaches now and then to
-/// run the signal handlers, so that Ctrl-C raises KeyboardInterrupt promptly.
-///
-/// On any other thread it never re-attaches: only the main thread handles signals, so there
-/// is nothing to check, and attaching would make the work wait whenever another thread holds
-/// the GIL. On the main thread it checks after 50 ms of work, counted from when the previous
-/// attach returned, or after four times as long as that attach had to wait for the GIL if
-/// that is longer: so waiting for a GIL that another thread keeps busy costs at most a fifth
-/// of the run, and Ctrl-C still answers within a fraction of a second when nobody does.
+/// be created while still attached: on Python's main thread it re-attaches when `CheckClock`
+/// says so, to run the signal handlers (Ctrl-C); other threads handle no signals.
 fn interruptible(py: Python<'_>) -> PyResult<impl FnMut() -> PyResult<()> + Send> {
     let main = on_main_thread(py)?;
-    let mut last_check = Instant::now();
-    let mut interval = SIGNAL_CHECK_INTERVAL;
+    let mut clock = CheckClock::start();
     Ok(move || {
-        if !main || last_check.elapsed() < interval {
+        if !main || !clock.due() {
             return Ok(());
         }
-        let asked = Instant::now();
-        let checked = Python::attach(|py| py.check_signals());
-        last_check = Instant::now();
-        interval = SIGNAL_CHECK_INTERVAL.max(last_check.duration_since(asked) * 4);
-        checked
+        clock.check(|| Python::attach(|py| py.check_signals()))
     })
 }
 
@@ -1176,40 +1056,29 @@ fn count_primes(py: Python<'_>, n: u64, threads: Option<&Bound<'_, PyAny>>) -> P
     let threads = match threads {
         None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         Some(threads) => match read_int(threads)? {
-            Int::Fits(count) => usize::try_from(count)
-                .ok()
-                .filter(|count| (1..=MAX_THREADS).contains(count)),
-            Int::BelowI64 | Int::AboveI64 => None,
-        }
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
+            Int::Fits(count @ 1..) if count as u64 <= MAX_THREADS as u64 => count as usize,
+            _ => Err(PyValueError::new_err(format!(
                 "threads must be between 1 and {MAX_THREADS}, got {threads}"
-            ))
-        })?,
+            )))?,
+        },
     };
     let mut keep_going = interruptible(py)?;
     py.detach(|| prime_count_threaded(n, threads, &mut keep_going))
 }
 
 // ----- Exercise 4 begin: sieve_of_eratosthenes -----
-// The tuned sieve as a Python list. `python3 scripts/dev.py start 4` takes out everything
-// down to the end marker (count_primes above keeps the sieve itself) for you to write the
-// guide's simple version instead; `python3 scripts/dev.py solution 4` puts it back.
+// The tuned sieve as a Python list: `python3 scripts/dev.py start 4` takes out everything
+// down to the end marker for the guide's simple version; `solution 4` puts it back.
 
-/// How big a list of primes can get, and reading it out of the sieve's bits: an engine like
-/// those in `engines/`, declared here so that `start 4` takes it out with its one user.
+/// How big a list of primes gets: an engine, declared here so that `start 4` takes it out.
 #[path = "engines/prime_list.rs"]
 mod prime_list;
 
 use engines::sieve::PrimeBits;
 use prime_list::ListPlan;
 
-/// A Python list of the first `len` values, built item by item so that Ctrl-C is checked
-/// every million items: turning hundreds of millions of primes into Python ints takes
-/// seconds.
-///
-/// This is the floor of `sieve_of_eratosthenes`: creating the int objects costs more than
-/// finding the primes, so it is written directly against the C API (PyO3's generic
+/// A Python list of the first `len` values, checking Ctrl-C every million items. Creating
+/// the ints costs more than finding the primes, so this uses the C API directly (PyO3's
 /// `PyList::new` is about 1.5x slower here).
 fn int_list(
     py: Python<'_>,
@@ -1227,14 +1096,12 @@ fn int_list(
     unsafe {
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(size))?.cast_into_unchecked();
         let mut filled = 0;
-        // try_for_each, not a for loop: chained iterators that drive themselves compile to a
-        // tighter loop (0.06 ms less at n = 10**6).
+        // try_for_each, not a for loop: a tighter loop (0.06 ms less at n = 10**6).
         values.take(len).try_for_each(|value| {
             if filled % CHECK_EVERY == CHECK_EVERY - 1 {
                 py.check_signals()?;
             }
-            // CPython's signed constructor has a fast path for small ints; the unsigned one
-            // (until 3.12) does not, and was a third slower here.
+            // The signed constructor has a small-int fast path (the unsigned one, until 3.12, not).
             let int = match i64::try_from(value) {
                 Ok(small) => ffi::PyLong_FromLongLong(small),
                 Err(_) => ffi::PyLong_FromUnsignedLongLong(value),
@@ -1306,16 +1173,13 @@ fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 /// Functions: fibonacci, count_unique_words, is_palindrome, sum_list, filter_positive,
 /// word_frequencies, safe_divide, safe_parse_int, factorial, sieve_of_eratosthenes,
 /// count_primes, build_info. Classes: MovingAverage, Counter, RingBuffer.
-// gil_used = false (PyO3's default since 0.28, written out because it is a decision): on a
-// free-threaded CPython (3.14t) importing this module leaves the GIL off. That is sound
-// because the classes keep their state behind a Mutex or an atomic (frozen, Sync), no code
-// reads a list through a borrowed pointer without a GIL (see `list_item_at`), and every
-// `unsafe` block's SAFETY comment holds without a GIL. The abi3 wheel never runs there
-// (free-threaded CPython cannot load abi3 modules); this is for a `cp314t` build.
+// gil_used = false (PyO3's default, written out as a decision): a free-threaded build
+// (cp314t; abi3 cannot load there) leaves the GIL off. Sound because the classes are frozen
+// with Mutex/atomic state, no list is read through a borrowed pointer without a GIL (see
+// `list_item_at`), and every SAFETY comment holds without a GIL.
 #[pymodule(gil_used = false)]
 fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // One line per function and class, exactly as the guide writes them. Each class is
-    // declared with `module = "rust_demo"`, which is what lets pickle find it again.
+    // One line each, as the guide writes them; `module = "rust_demo"` lets pickle find a class.
     m.add_function(wrap_pyfunction!(fibonacci, m)?)?;
     m.add_function(wrap_pyfunction!(count_unique_words, m)?)?;
     m.add_function(wrap_pyfunction!(is_palindrome, m)?)?;

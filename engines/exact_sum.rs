@@ -1,7 +1,7 @@
 //! An exact running sum of floats and the window of values it sums: the engine of
 //! `MovingAverage`.
 
-use std::collections::VecDeque;
+use std::collections::{TryReserveError, VecDeque};
 
 /// An exact running sum of floats (Shewchuk's algorithm, the one behind `math.fsum`).
 ///
@@ -251,6 +251,14 @@ impl Window {
         }
     }
 
+    /// A copy of the values, oldest first: an Err if it cannot be allocated.
+    pub fn copy_values(&self) -> Result<Vec<f64>, TryReserveError> {
+        let mut values = Vec::new();
+        values.try_reserve_exact(self.values.len())?;
+        values.extend(self.values.iter().copied());
+        Ok(values)
+    }
+
     /// The values, oldest first.
     pub fn values(&self) -> &VecDeque<f64> {
         &self.values
@@ -402,5 +410,6 @@ mod tests {
         }
         assert_eq!(window.push(f64::NAN), Err(WindowError::NotFinite));
         assert_eq!(window.values, [20.0, 30.0, 40.0]);
+        assert_eq!(window.copy_values(), Ok(vec![20.0, 30.0, 40.0]));
     }
 }

@@ -1,6 +1,7 @@
 //! A fixed-capacity FIFO of any items: the engine of `RingBuffer`.
 
 use std::cell::RefCell;
+use std::collections::TryReserveError;
 use std::thread::LocalKey;
 
 /// A fixed-capacity FIFO: the plain-Rust core of RingBuffer.
@@ -111,6 +112,11 @@ impl<T> Ring<T> {
         }
     }
 
+    /// The item `offset` places from the newest (offset < len), else None.
+    pub fn nth_back(&self, offset: usize) -> Option<&T> {
+        self.nth(self.len.checked_sub(offset.checked_add(1)?)?)
+    }
+
     /// The item at `index` (0 is the oldest), counting from the newest when negative.
     pub fn get(&self, index: isize) -> Option<&T> {
         let position = if index < 0 {
@@ -119,6 +125,14 @@ impl<T> Ring<T> {
             index
         };
         self.nth(usize::try_from(position).ok()?)
+    }
+
+    /// `f` of each item, oldest first, in a new Vec: an Err if it cannot be allocated.
+    pub fn try_map<U>(&self, f: impl FnMut(&T) -> U) -> Result<Vec<U>, TryReserveError> {
+        let mut mapped = Vec::new();
+        mapped.try_reserve_exact(self.len)?;
+        mapped.extend(self.iter().map(f));
+        Ok(mapped)
     }
 
     /// The items, oldest first.
@@ -256,6 +270,11 @@ mod tests {
         assert_eq!(ring.get(-4), None);
         assert_eq!(ring.get(3), None);
         assert_eq!(ring.get(isize::MIN), None);
+        assert_eq!(ring.nth_back(0), Some(&4));
+        assert_eq!(ring.nth_back(2), Some(&2));
+        assert_eq!(ring.nth_back(3), None);
+        assert_eq!(ring.nth_back(usize::MAX), None);
+        assert_eq!(ring.try_map(|item| item * 10), Ok(vec![20, 30, 40]));
         assert_eq!(ring.pop(), Some(2));
         let all: Vec<_> = ring.take_all().into_iter().flatten().collect();
         assert_eq!(all, [3, 4]);

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::sieve::{
     isqrt, odd_primes_in, odd_primes_up_to, prime_count, sieve_range, Scratch,
@@ -163,6 +164,71 @@ fn forks() -> u64 {
     FORKS.load(Ordering::Relaxed)
 }
 
+/// The thread ident of Python's main thread, if remembered (idents are never 0): looking it
+/// up costs ~0.5 µs, more than `count_primes(10)` itself.
+static MAIN_THREAD_IDENT: AtomicU64 = AtomicU64::new(0);
+
+/// Python's main thread ident, as remembered by `remember_main_thread` in this process.
+pub fn known_main_thread() -> Option<u64> {
+    Some(MAIN_THREAD_IDENT.load(Ordering::Relaxed)).filter(|&ident| ident != 0)
+}
+
+/// Remember Python's main thread ident, until a fork: the thread that forked is the child's
+/// main thread, so the child looks again.
+pub fn remember_main_thread(ident: u64) {
+    #[cfg(unix)]
+    {
+        extern "C" fn forget_main_thread() {
+            MAIN_THREAD_IDENT.store(0, Ordering::Relaxed);
+        }
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        // SAFETY: the handler is a plain function that lives as long as the program, and it
+        // only stores to an atomic, which is async-signal-safe, as a handler run in a forked
+        // child must be.
+        REGISTER.call_once(|| unsafe {
+            libc::pthread_atfork(None, None, Some(forget_main_thread));
+        });
+    }
+    MAIN_THREAD_IDENT.store(ident, Ordering::Relaxed);
+}
+
+/// How often long work on Python's main thread stops to let Python handle Ctrl-C.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// When long work on Python's main thread should next check for Ctrl-C: after 50 ms of work,
+/// counted from when the previous check returned, or after four times as long as that check
+/// had to wait (for the GIL) if that is longer. So waiting for a GIL that another thread keeps
+/// busy costs at most a fifth of the run, and Ctrl-C still answers within a fraction of a
+/// second when nobody does.
+pub struct CheckClock {
+    last_check: Instant,
+    interval: Duration,
+}
+
+impl CheckClock {
+    /// A clock whose first check is due 50 ms from now.
+    pub fn start() -> Self {
+        CheckClock {
+            last_check: Instant::now(),
+            interval: SIGNAL_CHECK_INTERVAL,
+        }
+    }
+
+    /// Whether a check is due.
+    pub fn due(&self) -> bool {
+        self.last_check.elapsed() >= self.interval
+    }
+
+    /// Run `check`, timing it to set when the next one is due.
+    pub fn check<T>(&mut self, check: impl FnOnce() -> T) -> T {
+        let asked = Instant::now();
+        let result = check();
+        self.last_check = Instant::now();
+        self.interval = SIGNAL_CHECK_INTERVAL.max(self.last_check.duration_since(asked) * 4);
+        result
+    }
+}
+
 /// A helper thread's stack: the sieve needs little, and a small one leaves more of a capped
 /// address space to everything else (Rust's default is 2 MiB).
 const HELPER_STACK: usize = 256 * 1024;
@@ -216,6 +282,21 @@ mod tests {
 
     fn no_interrupt() -> impl FnMut() -> Result<(), ()> {
         || Ok(())
+    }
+
+    #[test]
+    fn a_slow_check_spaces_out_the_next() {
+        let mut clock = CheckClock::start();
+        assert!(!clock.due());
+        clock.check(|| std::thread::sleep(Duration::from_millis(30)));
+        assert!(clock.interval >= Duration::from_millis(120));
+        assert!(!clock.due());
+    }
+
+    #[test]
+    fn the_main_thread_is_remembered() {
+        remember_main_thread(7);
+        assert_eq!(known_main_thread(), Some(7));
     }
 
     #[test]

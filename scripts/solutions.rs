@@ -86,24 +86,18 @@ impl Counter {
 // ----- Exercise 3 end: Counter -----
 
 // ----- Exercise 4 begin: sieve_of_eratosthenes -----
-// The tuned sieve as a Python list. `python3 scripts/dev.py start 4` takes out everything
-// down to the end marker (count_primes above keeps the sieve itself) for you to write the
-// guide's simple version instead; `python3 scripts/dev.py solution 4` puts it back.
+// The tuned sieve as a Python list: `python3 scripts/dev.py start 4` takes out everything
+// down to the end marker for the guide's simple version; `solution 4` puts it back.
 
-/// How big a list of primes can get, and reading it out of the sieve's bits: an engine like
-/// those in `engines/`, declared here so that `start 4` takes it out with its one user.
+/// How big a list of primes gets: an engine, declared here so that `start 4` takes it out.
 #[path = "engines/prime_list.rs"]
 mod prime_list;
 
 use engines::sieve::PrimeBits;
 use prime_list::ListPlan;
 
-/// A Python list of the first `len` values, built item by item so that Ctrl-C is checked
-/// every million items: turning hundreds of millions of primes into Python ints takes
-/// seconds.
-///
-/// This is the floor of `sieve_of_eratosthenes`: creating the int objects costs more than
-/// finding the primes, so it is written directly against the C API (PyO3's generic
+/// A Python list of the first `len` values, checking Ctrl-C every million items. Creating
+/// the ints costs more than finding the primes, so this uses the C API directly (PyO3's
 /// `PyList::new` is about 1.5x slower here).
 fn int_list(
     py: Python<'_>,
@@ -121,14 +115,12 @@ fn int_list(
     unsafe {
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(size))?.cast_into_unchecked();
         let mut filled = 0;
-        // try_for_each, not a for loop: chained iterators that drive themselves compile to a
-        // tighter loop (0.06 ms less at n = 10**6).
+        // try_for_each, not a for loop: a tighter loop (0.06 ms less at n = 10**6).
         values.take(len).try_for_each(|value| {
             if filled % CHECK_EVERY == CHECK_EVERY - 1 {
                 py.check_signals()?;
             }
-            // CPython's signed constructor has a fast path for small ints; the unsigned one
-            // (until 3.12) does not, and was a third slower here.
+            // The signed constructor has a small-int fast path (the unsigned one, until 3.12, not).
             let int = match i64::try_from(value) {
                 Ok(small) => ffi::PyLong_FromLongLong(small),
                 Err(_) => ffi::PyLong_FromUnsignedLongLong(value),
@@ -176,8 +168,7 @@ fn sieve_of_eratosthenes(py: Python<'_>, n: u64) -> PyResult<Bound<'_, PyList>> 
 
 #[pymodule(gil_used = false)]
 fn rust_demo(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // One line per function and class, exactly as the guide writes them. Each class is
-    // declared with `module = "rust_demo"`, which is what lets pickle find it again.
+    // One line each, as the guide writes them; `module = "rust_demo"` lets pickle find a class.
     m.add_function(wrap_pyfunction!(fibonacci, m)?)?;
     m.add_function(wrap_pyfunction!(count_unique_words, m)?)?;
     m.add_function(wrap_pyfunction!(is_palindrome, m)?)?;
