@@ -44,7 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS = Path(__file__).resolve().parent / "assets"
 if str(ROOT) not in sys.path:  # demo.py's Python peers, so page, demo and bench time the same
     sys.path.insert(0, str(ROOT))
-from demo import EXERCISE_OF, count_on_one_thread, py_count_primes, py_fibonacci, py_sieve  # noqa: E402
+from demo import (  # noqa: E402
+    EXERCISE_OF,
+    count_on_one_thread,
+    py_count_primes,
+    py_fibonacci,
+    py_sieve,
+)
+from demo import exercise_note as demo_exercise_note  # noqa: E402
 
 T = TypeVar("T")
 
@@ -123,20 +130,11 @@ def json_safe(value: Any) -> Any:
 
 
 def exercise_note(name: str, err: BaseException) -> str | None:
-    """What is unfinished, when `err` comes from a workshop exercise in progress."""
-    if isinstance(err, AttributeError):
-        for item, number in EXERCISE_OF.items():
-            if item in str(err) or item == name:
-                return (
-                    f"rust_demo.{item} is not there yet: you write it in exercise {number} "
-                    f"(python3 scripts/dev.py check {number}; 'solution {number}' puts ours back)"
-                )
-    if type(err).__name__ == "PanicException":  # pyo3_runtime's, a BaseException
-        return (
-            f"PanicException: {err} -- Rust panicked, at a todo!() or an overflow in lib.rs: "
-            "python3 scripts/dev.py check N says which part of the exercise is unfinished"
-        )
-    return None
+    """What is unfinished, when `err` comes from a workshop exercise in progress: demo.py's
+    words, also for an AttributeError raised while calling the exercise's own `name`."""
+    if isinstance(err, AttributeError) and name in EXERCISE_OF:
+        return demo_exercise_note(AttributeError(name))
+    return demo_exercise_note(err)
 
 
 def call(name: str, func: Callable[..., T], *args: Any) -> T:
