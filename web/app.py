@@ -50,6 +50,7 @@ from demo import (  # noqa: E402
     py_count_primes,
     py_fibonacci,
     py_sieve,
+    run_in_threads,
 )
 from demo import exercise_note as demo_exercise_note  # noqa: E402
 
@@ -562,17 +563,6 @@ def shorten(text: str, limit: int = 200) -> str:
 
 def finite_or_none(value: float) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
-
-
-def threaded_wall(func: Callable[[int], object], n: int, threads: int) -> float:
-    """Wall time of `threads` threads each calling func(n) once."""
-    workers = [threading.Thread(target=func, args=(n,)) for _ in range(threads)]
-    start = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return time.perf_counter() - start
 
 
 def sequential_wall(func: Callable[[int], object], n: int, times: int) -> float:
@@ -1106,9 +1096,9 @@ def create_app(
         points = []
         for t in range(1, threads + 1):
             rust_one = sequential_wall(count_on_one_thread, PARALLEL_RUST_N, t)
-            rust_many = threaded_wall(count_on_one_thread, PARALLEL_RUST_N, t)
+            rust_many = run_in_threads(count_on_one_thread, PARALLEL_RUST_N, t)
             py_one = sequential_wall(py_count_primes, PARALLEL_PY_N, t)
-            py_many = threaded_wall(py_count_primes, PARALLEL_PY_N, t)
+            py_many = run_in_threads(py_count_primes, PARALLEL_PY_N, t)
             start = time.perf_counter()
             call("count_primes", rust_demo.count_primes, PARALLEL_RUST_N * t, t)
             one_call = time.perf_counter() - start
