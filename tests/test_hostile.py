@@ -580,6 +580,10 @@ def test_ctrl_c_stops_a_count_on_many_threads_and_leaves_no_helper(threads):
 def test_a_child_forked_during_a_threaded_count_can_compute():
     # The child got a Rust panic ("threads should not terminate unexpectedly") and then
     # waited forever for helper threads that do not exist in it.
+    # No race with the machine's speed: the alarm repeats every millisecond from the start of
+    # the count (which takes well over 10 ms on any machine) until one has forked, and the
+    # parent waits for that fork before it waits for the child. Should a machine ever count
+    # to 4e8 in under a millisecond, the fork comes just after the count: the same output.
     out = run_python(
         """
         import os, signal, warnings
@@ -587,15 +591,23 @@ def test_a_child_forked_during_a_threaded_count_can_compute():
 
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
         child = False
+        forked = False
 
         def fork(*_):
-            global child
+            global child, forked
+            if forked:
+                return
+            forked = True
             if os.fork() == 0:
                 child = True
+            else:
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
         signal.signal(signal.SIGALRM, fork)
-        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
         count = rust_demo.count_primes(400_000_000, threads=2)
+        while not forked:
+            signal.pause()
         if child:
             # The count the fork interrupted, then a new threaded one.
             print("child", count, rust_demo.count_primes(10**8, threads=2), flush=True)
