@@ -97,7 +97,7 @@ def speedup(ratio: float, debug: bool = DEBUG_BUILD) -> str:
     if 0.8 <= ratio < 1.25:
         words = "Rust is about as fast as Python"
     elif ratio >= 1:
-        words = f"Rust is {ratio:.{0 if ratio >= 10 else 1}f}{TIMES} faster"
+        words = f"Rust is {ratio:.{0 if ratio >= 9.95 else 1}f}{TIMES} faster"  # no "10.0"
     else:
         words = f"Rust is {1 / ratio:.1f}{TIMES} slower than Python"
     return words + (" on a debug build" if debug else "")

@@ -296,6 +296,7 @@ def test_speedup_words():
     assert demo.speedup(0.9, debug=False) == "Rust is about as fast as Python"
     assert demo.speedup(40.4, debug=False) == f"Rust is 40{times} faster"
     assert demo.speedup(3.26, debug=False) == f"Rust is 3.3{times} faster"
+    assert demo.speedup(9.97, debug=False) == f"Rust is 10{times} faster"
     assert (
         demo.speedup(0.25, debug=True) == f"Rust is 4.0{times} slower than Python on a debug build"
     )
