@@ -308,16 +308,19 @@ def test_ring_caption_says_where_deque_wins_and_why():
     demo = import_demo()
     times = demo.TIMES
     # Per item: push 120 ns against append 15 ns; extend about even with deque.extend.
-    even = "\n".join(demo.ring_caption(120e-9, 15e-9, 5.5e-9, 5.6e-9))
+    even = "\n".join(demo.ring_caption(120e-9, 15e-9, 5.5e-9, 5.6e-9, debug=False))
     assert f"RingBuffer.push 120 ns, deque.append 15 ns: deque wins, 8.0{times} faster" in even
     assert "RingBuffer.extend 5.5 ns, deque.extend 5.6 ns: about the same" in even
     assert "Mutex" in even and "abi3" in even
     assert "deque keeps the lead" not in even
-    behind = "\n".join(demo.ring_caption(120e-9, 15e-9, 10e-9, 7e-9))
+    behind = "\n".join(demo.ring_caption(120e-9, 15e-9, 10e-9, 7e-9, debug=False))
     assert f"deque.extend 7 ns: deque wins, 1.4{times} faster" in behind
     assert "deque keeps the lead" in behind
-    ahead = "\n".join(demo.ring_caption(10e-9, 15e-9, 5e-9, 10e-9))
+    ahead = "\n".join(demo.ring_caption(10e-9, 15e-9, 5e-9, 10e-9, debug=False))
     assert f"RingBuffer wins, 1.5{times} faster" in ahead and "Mutex" not in ahead
+    assert "unoptimised" not in even
+    debug = "\n".join(demo.ring_caption(120e-9, 15e-9, 5.5e-9, 5.6e-9, debug=True))
+    assert "On a debug build the Rust side is unoptimised too" in debug
 
 
 def test_the_ring_buffer_section_prints_both_per_item_figures(quick_run):
