@@ -116,6 +116,7 @@ def usable_cores() -> int:
 
 
 def plural(count: int, word: str) -> str:
+    """The count and the word, plural unless the count is 1: "1 core", "2 cores"."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
