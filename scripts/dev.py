@@ -72,11 +72,15 @@ def has_pip() -> bool:
 
 # A console script each group installs: if it is gone (`uv sync` removes what its lock does
 # not list), the group is installed again.
-GROUP_SCRIPTS = {"dev": "maturin", "ci": "mypy"}
+GROUP_SCRIPTS = {"workshop": "maturin", "ci": "mypy"}
+# The attendee's group was called `dev` (see pyproject.toml for why it is not): the old name in
+# a command kept from before (`dev.ensure_venv(['dev', ...])`) still means it.
+OLD_GROUP_NAMES = {"dev": "workshop"}
 
 
 def ensure_venv(groups: list[str]) -> None:
     """Create .venv and install the dependency groups, unless already up to date."""
+    groups = [OLD_GROUP_NAMES.get(group, group) for group in groups]
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = VENV / ".rust_demo-installed"
     # The stamp lists the groups installed for this pyproject.toml: asking for fewer is free.
@@ -113,14 +117,14 @@ def build_release() -> None:
 
 
 def demo(args: list[str]) -> None:
-    ensure_venv(["dev"])
+    ensure_venv(["workshop"])
     build_release()
     step("python demo.py " + " ".join(args))
     run(PYTHON, "demo.py", *args, env=venv_env())
 
 
 def bench(args: list[str]) -> None:
-    ensure_venv(["dev", "bench", "web"])  # web: the latency-under-load row
+    ensure_venv(["workshop", "bench", "web"])  # web: the latency-under-load row
     build_release()
     run(PYTHON, "bench/run.py", *args, env=venv_env())
 
@@ -139,7 +143,7 @@ def serve(args: list[str]) -> None:
     options, _ = parser.parse_known_args(args)
     no_browser, port = options.no_browser, options.port
     args = [arg for arg in args if arg != "--no-browser"]
-    ensure_venv(["dev", "web"])
+    ensure_venv(["workshop", "web"])
     build_release()
     step("python serve.py " + " ".join(args))
     url = f"http://127.0.0.1:{port}/"
@@ -177,7 +181,7 @@ def stubtest(env: dict[str, str]) -> None:
 
 def test() -> None:
     started = time.perf_counter()
-    ensure_venv(["dev", "ci", "bench", "web", "web-test"])
+    ensure_venv(["workshop", "ci", "bench", "web", "web-test"])
     env = venv_env()
     step("Lints: cargo fmt, cargo clippy, ruff, mypy")
     run("cargo", "fmt", "--check")
@@ -295,39 +299,85 @@ def library_file(profile: str) -> Path:
     return target / ("debug" if profile == "dev" else profile) / name
 
 
-def build_for_check(profile: str) -> tuple[bool, str]:
-    """Build lib.rs into the venv: (success, the build's output).
+def install_module(built: Path, installed: Path) -> None:
+    """Put the freshly built module in place of the installed one, as pip does: a new file in
+    the same folder, renamed over the old. A Python that imported the old one (serve.py, a REPL,
+    a notebook) keeps running it until it restarts; overwriting the file in place would crash
+    it on its next call. Exits with one line saying why when it cannot."""
+    tmp = installed.with_name(f".{installed.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(built, tmp)
+        shutil.copymode(installed, tmp)
+        os.replace(tmp, installed)
+    except OSError as err:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        where = installed.relative_to(VENV.parent)
+        if os.name == "nt" and isinstance(err, PermissionError):
+            # Windows cannot replace a .pyd that a running process has loaded.
+            sys.exit(
+                f"\nThe build worked, but {where} is in use: close every Python that imported "
+                "rust_demo (serve.py, a REPL, a notebook kernel, demo.py), then run this again."
+            )
+        sys.exit(
+            f"\nThe build worked, but it could not be installed as {where} "
+            f"({err.strerror or err}); the old module is still there, unchanged."
+        )
+    print(
+        f"(installed as {installed.relative_to(VENV.parent)}; a serve.py or REPL already running "
+        "keeps the old code: it shows the new one after a restart)"
+    )
 
-    The first time through `maturin develop`; after that with cargo alone, copying the module
-    over the installed one (a wheel and a pip run per edit cost seconds, and printed pip's
-    lines on every check).
+
+def build_for_check(profile: str) -> tuple[str | None, str]:
+    """Build lib.rs into the venv: (the step that failed, or None; the build's output).
+
+    The first time through `maturin develop`; after that with cargo alone, then the module is
+    put in place of the installed one (a wheel and a pip run per edit cost seconds, and printed
+    pip's lines on every check).
     """
     installed, env = installed_module(), cargo_build_env()
     if installed is None or env is None:
         release = ["--release"] if profile == "release" else []
-        return run_quietly([str(BIN / f"maturin{EXE}"), "develop", *release], venv_env())
+        ok, output = run_quietly([str(BIN / f"maturin{EXE}"), "develop", *release], venv_env())
+        return (None if ok else failed_step(output)), output
     color = ["--color", "always"] if sys.stdout.isatty() else []
     built, output = run_quietly(["cargo", "rustc", "--profile", profile, "--lib", *color], env)
-    if built:
-        shutil.copyfile(library_file(profile), installed)
-        print(f"(copied to {installed.relative_to(VENV.parent)})")
-    return built, output
+    if not built:
+        return "cargo", output
+    install_module(library_file(profile), installed)
+    return None, output
+
+
+def failed_step(output: str) -> str:
+    """Which step of `maturin develop` failed, from its output: "cargo" (lib.rs does not
+    compile) or the installer's name ("pip", "uv")."""
+    found = re.search(r"Caused by: (pip|uv) install[\w -]* finished with", output)
+    return found[1] if found else "cargo"
 
 
 def check(number: int) -> None:
     """Build lib.rs as the attendee left it, then run exercise `number`'s expectations."""
     exercise = exercises.exercise(number)
-    ensure_venv(["dev"])
+    ensure_venv(["workshop"])
     strays = exercises.stray_registrations(exercises.read_lib()[0], number)
     profile = "release" if exercise.release else "dev"
     step(f"Build the extension ({profile} profile) into {VENV.name}")
-    built, output = build_for_check(profile)
-    if not built:
+    failed, output = build_for_check(profile)
+    if failed == "cargo":
         for hint in strays + exercises.hints(output):
             print(f"hint: {hint}")
         sys.exit(
             f"\nThe build failed: cargo's message above names the line of lib.rs. Fix it and run "
             f"this again, or put the solution back with: python3 scripts/dev.py solution {number}"
+        )
+    if failed:
+        sys.exit(
+            f"\nlib.rs compiled, but {failed} could not install it into {VENV.name} (its message "
+            "above says why; `no such option: --group` is a pip older than 25.1: "
+            f"{PYTHON} -m pip install -U pip)."
         )
     step(f"Check exercise {number}")
     verify = [str(PYTHON), str(ROOT / "scripts" / "exercises.py"), "verify", str(number)]

@@ -20,6 +20,7 @@ imports rust_demo, so it runs in the Python that the module was built into.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import subprocess
@@ -359,14 +360,14 @@ def freeze() -> None:
         *(source[r.start : r.end] for r in regions),
         source[head.start() : close],
     ]
-    SOLUTIONS.write_text("\n".join(parts), encoding="utf-8")
+    write_file(SOLUTIONS, "\n".join(parts))
     print(f"wrote {SOLUTIONS.relative_to(ROOT)}")
 
 
 def keep_a_copy(name: str, code: str) -> Path:
     SAVED.mkdir(exist_ok=True)
     path = SAVED / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.rs"
-    path.write_text(code, encoding="utf-8")
+    write_file(path, code)
     return path
 
 
@@ -382,15 +383,60 @@ def replace_region(source: str, region: Region, number: int, body: str) -> str:
     )
 
 
+BOM = "\ufeff"  # some Windows editors start a UTF-8 file with one
+
+
 def read_lib() -> tuple[str, str]:
-    """lib.rs with "\n" line ends, and the line end it had (a Windows checkout may use CRLF)."""
+    """lib.rs with "\n" line ends, and the file as it was (write_lib keeps its line ends)."""
     raw = LIB.read_bytes().decode("utf-8")
-    return raw.replace("\r\n", "\n"), "\r\n" if "\r\n" in raw else "\n"
+    return raw.removeprefix(BOM).replace("\r\n", "\n"), raw
 
 
-def write_lib(source: str, newline: str) -> None:
-    with open(LIB, "w", encoding="utf-8", newline=newline) as out:
-        out.write(source)
+def with_line_ends_of(original: str, source: str) -> str:
+    """`source` ("\n" line ends) with the line ends and BOM of `original`, the file it was made
+    from: a line that `original` has keeps its own end (one CRLF line in an LF file stays that
+    one), a new line gets the end most of the file's lines have."""
+    # Each line of `original` with its end; what follows the last "\n" is not a line.
+    old = [line + "\n" for line in original.removeprefix(BOM).split("\n")[:-1]]
+    crlf = sum(line.endswith("\r\n") for line in old)
+    usual = "\r\n" if crlf > len(old) - crlf else "\n"
+    old_bare = [line.removesuffix("\n").removesuffix("\r") for line in old]
+    new = source.split("\n")
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(None, old_bare, new[:-1], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            out += old[i1:i2]
+        else:
+            out += [line + usual for line in new[j1:j2]]
+    return (BOM if original.startswith(BOM) else "") + "".join(out) + new[-1]
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write `text` to `path` through a new file in the same folder, renamed over the old one:
+    a full disk or a quota fails the write and leaves `path` as it was. Exits with one line
+    saying why when the write fails."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise SystemExit(
+            f"could not write {path.relative_to(ROOT)} ({err.strerror or err}): it is unchanged. "
+            "A full disk or a file-size limit does this; free some space and run it again."
+        ) from None
+
+
+def write_lib(source: str, original: str) -> None:
+    """lib.rs becomes `source`, with the line ends and BOM that `original` (read_lib) had."""
+    write_file(LIB, with_line_ends_of(original, source))
 
 
 def is_starter(body: str) -> bool:
@@ -400,7 +446,7 @@ def is_starter(body: str) -> bool:
 
 def start(number: int) -> None:
     ex = exercise(number)
-    source, newline = read_lib()
+    source, original = read_lib()
     region = find_region(source, ex.region)
     body = source[region.body_start : region.body_end]
     solved = solved_source()
@@ -424,7 +470,7 @@ def start(number: int) -> None:
         grown = ex.starter.count("\n") - source.count("\n", region.body_start, region.body_end)
         starter = ex.starter_at(module_line(source) + grown)
         source = replace_region(source, region, number, starter)
-        write_lib(source, newline)
+        write_lib(source, original)
         print(f"Exercise {number}: {ex.title}. lib.rs is at the guide's starting point:")
     first = source.count("\n", 0, find_region(source, ex.region).start) + 2
     print(f"  write the code between the 'Exercise {number} begin/end' lines of lib.rs", end="")
@@ -441,7 +487,7 @@ def start(number: int) -> None:
 
 def solution(number: int) -> None:
     ex = exercise(number)
-    source, newline = read_lib()
+    source, original = read_lib()
     region = find_region(source, ex.region)
     solved = solved_source()
     solved_region = find_region(solved, ex.region)
@@ -455,7 +501,7 @@ def solution(number: int) -> None:
     )
     if ex.registration:
         source = with_registration(source, solved, ex.registration)
-    write_lib(source, newline)
+    write_lib(source, original)
     print(
         f"lib.rs has this repository's solution of exercise {number} ({ex.title}), "
         f"from {SOLUTIONS.relative_to(ROOT).as_posix()}."

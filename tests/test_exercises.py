@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,6 +97,56 @@ impl Counter {
 """
 
 
+def run(
+    cmd: list[str],
+    *,
+    timeout: float = 900,
+    check: bool = False,
+    capture_output: bool = False,
+    text: bool = False,
+    encoding: str | None = None,
+    **kwargs: Any,
+) -> subprocess.CompletedProcess[Any]:
+    """subprocess.run, with the command in a process group of its own that is killed whole
+    when it outlasts `timeout` or the test fails while it runs: a build's cargo and rustc, or
+    the guide's command started by `check`, never outlive the test."""
+    pipe = subprocess.PIPE if capture_output else None
+    with subprocess.Popen(
+        cmd,
+        stdout=pipe,
+        stderr=pipe,
+        text=text or encoding is not None,
+        encoding=encoding,
+        start_new_session=os.name != "nt",
+        **kwargs,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        finally:
+            end_group(process)
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    if check:
+        result.check_returncode()
+    return result
+
+
+def default_sigint() -> None:
+    """In a child before it starts: SIGINT does what it does in a terminal (see its use)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def end_group(process: subprocess.Popen[Any]) -> None:
+    """Kill `process` and everything left in its process group (POSIX), then reap it."""
+    if os.name != "nt":
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # the group is gone: nothing of it is left
+    else:
+        process.kill()
+    process.wait()
+
+
 def with_exercise_1_hint(starter: str) -> str:
     """The exercise-1 starter with its body written as the guide's hint says."""
     body = re.sub(r"\{\n.*\n\}", "{\n    " + EXERCISE_1_HINT + "\n}", starter, flags=re.S)
@@ -158,7 +210,7 @@ def shared_build_dirs() -> dict[str, str]:
 def copy_of_repository(dest: Path, git: bool = True) -> Path:
     """The repository's files as they are now; with `git`, committed, as in a fresh clone."""
     files = (
-        subprocess.run(
+        run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
             cwd=ROOT,
             capture_output=True,
@@ -173,7 +225,7 @@ def copy_of_repository(dest: Path, git: bool = True) -> Path:
             shutil.copy2(ROOT / name, dest / name)
     if git:
         for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
-            subprocess.run(
+            run(
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", *command],
                 cwd=dest,
                 check=True,
@@ -182,7 +234,7 @@ def copy_of_repository(dest: Path, git: bool = True) -> Path:
 
 
 def dev(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return run(
         [sys.executable, "scripts/dev.py", *args],
         cwd=repo,
         env=env,
@@ -248,7 +300,7 @@ def test_exercise_cycle(number, tmp_path, shared_build_dirs):
 
     # demo.py still runs, and says what the missing or unfinished piece is.
     python = Path(env["RUST_DEMO_VENV"]) / ("Scripts" if os.name == "nt" else "bin") / "python"
-    demo = subprocess.run(
+    demo = run(
         [str(python), "demo.py", "--quick", "--section", section],
         cwd=repo,
         capture_output=True,
@@ -271,14 +323,14 @@ def test_exercise_cycle(number, tmp_path, shared_build_dirs):
         assert "count_primes(1,000,000)" in done.stdout
         assert "N = 1,000,000, release build (opt-level 3), best of 5:" in done.stdout
     if number == 1:  # a dev build: build_info says so, and so does demo.py on every timing
-        info = subprocess.run(
+        info = run(
             [str(python), "-c", "import rust_demo; print(rust_demo.build_info())"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         assert "'profile': 'dev', 'opt_level': '0', 'debug_assertions': True" in info
-        demo = subprocess.run(
+        demo = run(
             [str(python), "demo.py", "--quick", "--section", "simple"],
             cwd=repo,
             capture_output=True,
@@ -286,7 +338,7 @@ def test_exercise_cycle(number, tmp_path, shared_build_dirs):
             encoding="utf-8",
             timeout=300,
         )
-        bench = subprocess.run(
+        bench = run(
             [str(python), "bench/run.py", "--quick"], cwd=repo, capture_output=True, text=True
         )
         assert bench.returncode != 0 and "is a debug build (dev profile, opt-level 0)" in (
@@ -348,11 +400,11 @@ def test_solution_is_the_repositorys_whatever_was_committed(tmp_path):
     # A hand edit, committed; then exercise 1 started and done as the guide says, committed.
     lib.write_text(solved.replace("Ok((1..=n).product())", "Ok((1..n).product())"), "utf-8")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam"]
-    subprocess.run([*git, "my edit"], cwd=repo, check=True)
+    run([*git, "my edit"], cwd=repo, check=True)
     assert dev(repo, env, "start", "1").returncode == 0
     starter = region_body(lib.read_text(encoding="utf-8"), 1)
     paste(lib, 1, with_exercise_1_hint(starter), REGISTER_FACTORIAL)
-    subprocess.run([*git, "my exercise 1"], cwd=repo, check=True)
+    run([*git, "my exercise 1"], cwd=repo, check=True)
     shutil.rmtree(repo / ".exercises", ignore_errors=True)
     result = dev(repo, env, "solution", "2")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -366,7 +418,7 @@ def test_solutions_file_is_lib_rs_own(tmp_path):
     repo = copy_of_repository(tmp_path / "rust_demo", git=False)
     frozen = repo / "scripts" / "solutions.rs"
     before = frozen.read_text(encoding="utf-8")
-    subprocess.run([sys.executable, "scripts/exercises.py", "freeze"], cwd=repo, check=True)
+    run([sys.executable, "scripts/exercises.py", "freeze"], cwd=repo, check=True)
     assert frozen.read_text(encoding="utf-8") == before, (
         "scripts/solutions.rs differs from lib.rs: run python3 scripts/exercises.py freeze"
     )
@@ -446,7 +498,7 @@ fn factorial(n: u64) -> u64 {
 def leftover_guide_commands() -> list[str]:
     """The guide's command still running from this checkout's exercise venv (another checkout's
     test run on the same machine is none of ours)."""
-    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    ps = run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
     venv = str(ROOT / "target" / "exercise-venv")
     return [
         line
@@ -501,7 +553,6 @@ def test_check_stops_an_endless_loop_and_says_where(
 
 @pytest.mark.skipif(os.name == "nt", reason="process groups and SIGINT are POSIX")
 def test_ctrl_c_during_check_stops_everything_it_started(tmp_path, shared_build_dirs):
-    import signal
     import time
 
     repo = copy_of_repository(tmp_path / "rust_demo")
@@ -518,19 +569,24 @@ def test_ctrl_c_during_check_stops_everything_it_started(tmp_path, shared_build_
             stdout=subprocess.DEVNULL,
             stderr=errors,
             start_new_session=True,  # its own process group, as a terminal's foreground job
+            # A shell's background job starts with SIGINT ignored, and a Python started so
+            # never sees Ctrl-C: the child gets the terminal's default back.
+            preexec_fn=default_sigint,
         )
-    deadline = time.monotonic() + 120
-    while not leftover_guide_commands() and time.monotonic() < deadline:
-        time.sleep(0.2)  # the build, then the guide's command, stuck in its loop
-    if not leftover_guide_commands():
-        os.killpg(checking.pid, signal.SIGKILL)
-        pytest.fail("the guide's command never started")
-    os.killpg(checking.pid, signal.SIGINT)  # Ctrl-C
-    assert checking.wait(timeout=30) != 0
-    err = err_file.read_text(encoding="utf-8")
-    assert "Interrupted." in err and "Traceback" not in err
-    time.sleep(0.5)
-    assert not leftover_guide_commands()
+    try:
+        deadline = time.monotonic() + 120
+        while not leftover_guide_commands() and time.monotonic() < deadline:
+            time.sleep(0.2)  # the build, then the guide's command, stuck in its loop
+        if not leftover_guide_commands():
+            pytest.fail("the guide's command never started")
+        os.killpg(checking.pid, signal.SIGINT)  # Ctrl-C
+        assert checking.wait(timeout=30) != 0
+        err = err_file.read_text(encoding="utf-8")
+        assert "Interrupted." in err and "Traceback" not in err
+        time.sleep(0.5)
+        assert not leftover_guide_commands()
+    finally:
+        end_group(checking)
 
 
 def test_check_explains_a_module_name_that_does_not_match(tmp_path, shared_build_dirs):
@@ -652,11 +708,11 @@ def test_dev_py_works_in_a_venv_without_pip(tmp_path, maker):
         uv = shutil.which("uv")
         if uv is None:
             pytest.skip("uv is not on PATH (the ci group installs it)")
-        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     else:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    no_pip = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True)
+    no_pip = run([str(python), "-m", "pip", "--version"], capture_output=True)
     assert no_pip.returncode != 0
     env = dict(os.environ, RUST_DEMO_VENV=str(venv))
     env.pop("VIRTUAL_ENV", None)
@@ -664,12 +720,126 @@ def test_dev_py_works_in_a_venv_without_pip(tmp_path, maker):
         env["PATH"] = os.pathsep.join(
             p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists()
         )
-    code = "import sys; sys.path.insert(0, 'scripts'); import dev; dev.ensure_venv(['dev'])"
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    code = "import sys; sys.path.insert(0, 'scripts'); import dev; dev.ensure_venv(['workshop'])"
+    result = run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ensurepip" in result.stdout or maker == "uv venv"
     for module in ("pip", "maturin", "pytest"):
-        found = subprocess.run([str(python), "-m", module, "--version"], capture_output=True)
+        found = run([str(python), "-m", module, "--version"], capture_output=True)
         assert found.returncode == 0, module
+
+
+# A Python that imported rust_demo and answers one line per line read, as serve.py or a REPL
+# left open during the exercises keeps calling the module.
+CALLER = """\
+import sys
+import rust_demo
+print("ready", rust_demo.factorial.__doc__.splitlines()[0], flush=True)
+for _ in sys.stdin:
+    print(rust_demo.factorial(10), rust_demo.fibonacci(40), flush=True)
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows cannot replace a loaded .pyd (check says so)")
+def test_check_leaves_a_running_python_on_the_old_module(tmp_path, shared_build_dirs):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    first = dev(repo, env, "check", "1")  # installs the module (maturin develop the first time)
+    assert first.returncode == 0, first.stdout + first.stderr
+    python = Path(env["RUST_DEMO_VENV"]) / "bin" / "python"
+    caller = subprocess.Popen(
+        [str(python), "-c", CALLER],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert caller.stdin is not None and caller.stdout is not None
+        old_doc = caller.stdout.readline().split(" ", 1)[1].strip()
+        caller.stdin.write("\n")
+        caller.stdin.flush()
+        assert caller.stdout.readline() == "3628800 102334155\n"
+        # A one-line edit that changes the compiled module (its docstring is in it).
+        lib = repo / "lib.rs"
+        source = lib.read_text(encoding="utf-8")
+        edited = source.replace("/// Compute n! for", "/// Computes n! for", 1)
+        assert edited != source
+        lib.write_text(edited, encoding="utf-8")
+        rebuilt = dev(repo, env, "check", "1")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert "shows the new one after a restart" in rebuilt.stdout, rebuilt.stdout
+        for _ in range(3):  # still alive, still on the code it imported
+            caller.stdin.write("\n")
+            caller.stdin.flush()
+            assert caller.stdout.readline() == "3628800 102334155\n"
+        assert caller.poll() is None
+        new_doc = run(
+            [str(python), "-c", "import rust_demo; print(rust_demo.factorial.__doc__)"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        assert new_doc.startswith("Computes n! for") and old_doc.startswith("Compute n! for")
+    finally:
+        end_group(caller)
+        assert caller.stdin is not None and caller.stdout is not None
+        caller.stdin.close()
+        caller.stdout.close()
+
+
+def limited_to_16_kib() -> None:
+    """In a child before it starts: no file it writes may grow past 16 KiB (a full disk)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
+
+
+@pytest.mark.skipif(os.name == "nt", reason="resource.setrlimit is POSIX")
+@pytest.mark.parametrize("command", ["start", "solution"])
+def test_a_failed_write_leaves_lib_rs_whole_and_says_why(tmp_path, command):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    lib = repo / "lib.rs"
+    if command == "solution":  # an exercise started, and edited: `solution` saves the edit
+        assert dev(repo, dict(os.environ), "start", "1").returncode == 0
+        lib.write_text(lib.read_text(encoding="utf-8").replace("todo!()", "1"), encoding="utf-8")
+    before = lib.read_bytes()
+    assert len(before) > 16 * 1024
+    result = run(
+        [sys.executable, "scripts/dev.py", command, "1"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limited_to_16_kib,
+    )
+    assert result.returncode != 0
+    assert lib.read_bytes() == before
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "could not write lib.rs (File too large): it is unchanged. A full disk or a file-size "
+        "limit does this; free some space and run it again."
+    ]
+    assert not [p.name for p in repo.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_each_lines_own_end_and_a_bom_are_kept(tmp_path):
+    repo = copy_of_repository(tmp_path / "rust_demo")
+    lib = repo / "lib.rs"
+    lines = lib.read_bytes().split(b"\n")
+    lines[3] += b"\r"  # one CRLF line (an editor on Windows) in an LF file
+    after = next(i for i, line in enumerate(lines) if b"Exercise 4 end" in line) + 2
+    lines[after] += b"\r"  # and one after every exercise
+    mixed = b"\xef\xbb\xbf" + b"\n".join(lines)
+    lib.write_bytes(mixed)
+    env = dict(os.environ)
+    for number in (1, 4):
+        assert dev(repo, env, "start", str(number)).returncode == 0
+        now = lib.read_bytes()
+        assert now.startswith(b"\xef\xbb\xbf") and now.count(b"\r\n") == 2
+    for number in (1, 4):
+        assert dev(repo, env, "solution", str(number)).returncode == 0
+    assert lib.read_bytes() == mixed
