@@ -26,8 +26,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import exercises
 
@@ -132,7 +134,6 @@ def bench(args: list[str]) -> None:
 def serve(args: list[str]) -> None:
     """The browser presentation (serve.py), opened in the default browser once it answers."""
     import argparse
-    import threading
     import urllib.request
     import webbrowser
 
@@ -358,16 +359,40 @@ def failed_step(output: str) -> str:
     return found[1] if found else "cargo"
 
 
+def without_panics(stream: IO[str]) -> None:
+    """Copy `stream` to stderr without the lines Rust's panic hook prints: the report already
+    says each panic on its own line ("not written yet" for a starter's todo!())."""
+    skip = False
+    try:
+        for line in stream:
+            if PANIC_HEAD.match(line):
+                skip = True  # the message follows on the next line
+            elif skip or PANIC_NOTE.match(line):
+                skip = False
+            else:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+    except (OSError, ValueError):  # closed when check stops early (a timeout, Ctrl-C)
+        pass
+
+
+# thread '<unnamed>' (332) panicked at lib.rs:460:5:  /  note: run with `RUST_BACKTRACE=1` ...
+# (Rust before 1.89 prints no thread id.)
+PANIC_HEAD = re.compile(r"^thread '.*'(?: \(\d+\))? panicked at .*:$")
+PANIC_NOTE = re.compile(r"^note: run with `RUST_BACKTRACE=1`")
+
+
 def check(number: int) -> None:
     """Build lib.rs as the attendee left it, then run exercise `number`'s expectations."""
     exercise = exercises.exercise(number)
     ensure_venv(["workshop"])
-    strays = exercises.stray_registrations(exercises.read_lib()[0], number)
+    source = exercises.read_lib()[0]
+    strays = exercises.stray_registrations(source, number)
     profile = "release" if exercise.release else "dev"
     step(f"Build the extension ({profile} profile) into {VENV.name}")
     failed, output = build_for_check(profile)
     if failed == "cargo":
-        for hint in strays + exercises.hints(output):
+        for hint in strays + exercises.hints(output, source):
             print(f"hint: {hint}")
         sys.exit(
             f"\nThe build failed: cargo's message above names the line of lib.rs. Fix it and run "
@@ -383,7 +408,12 @@ def check(number: int) -> None:
     verify = [str(PYTHON), str(ROOT / "scripts" / "exercises.py"), "verify", str(number)]
     # A panic prints its message and place to stderr; a backtrace would bury the report.
     env = dict(venv_env(), RUST_BACKTRACE="0", RUST_DEMO_CHECK_SECONDS=str(CHECK_SECONDS))
-    with subprocess.Popen(verify, cwd=ROOT, env=env) as checking:
+    with subprocess.Popen(
+        verify, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, errors="replace"
+    ) as checking:
+        assert checking.stderr is not None
+        copier = threading.Thread(target=without_panics, args=(checking.stderr,), daemon=True)
+        copier.start()
         try:
             returncode = checking.wait(timeout=CHECK_SECONDS)
         except subprocess.TimeoutExpired:
@@ -400,6 +430,7 @@ def check(number: int) -> None:
             except subprocess.TimeoutExpired:
                 checking.kill()
             raise
+        copier.join(timeout=5)  # its last lines, before this one's
     for stray in strays:
         print(f"hint: {stray}")
     sys.exit(returncode)

@@ -208,10 +208,15 @@ def without_registration(source: str, line: str) -> str:
     return registration_pattern(line).sub("", source)
 
 
+# The module function's last line; with a `;` (rustc's advice for a line after it) it is still
+# that line, and stray_registrations says what to do.
+OK_LINE = re.compile(r"^[ \t]*Ok\(\(\)\)[ \t]*(;)?[ \t]*\n", re.M)
+
+
 def module_function(source: str) -> tuple[int, int]:
     """Offsets of the `#[pymodule] fn` body: from after its `{` line to its `Ok(())` line."""
     head = re.search(r"^(?:pub\s+)?fn rust_demo\s*\(.*\{[ \t]*\n", source, re.M)
-    tail = head and re.compile(r"^[ \t]*Ok\(\(\)\)[ \t]*\n", re.M).search(source, head.end())
+    tail = head and OK_LINE.search(source, head.end())
     if head is None or tail is None:
         raise SystemExit(
             "lib.rs: cannot find the module function. Its name must be the module's, rust_demo:\n"
@@ -249,22 +254,36 @@ def module_line(source: str) -> int:
 def stray_registrations(source: str, number: int) -> list[str]:
     """One sentence for each of exercise `number`'s registration lines outside `fn rust_demo`
     (pasted at the end of lib.rs, or into a test, a registration does nothing or breaks the
-    build with a message about something else)."""
+    build with a message about something else), and for an `Ok(())` that is not its last
+    line."""
     line = exercise(number).registration
-    if line is None:
-        return []
     try:
         start, end = module_function(source)
     except SystemExit:  # no module function: the build or the import says so
         return []
+    ok = OK_LINE.match(source, end)
+    assert ok, "module_function ends at its Ok(()) line"
+    ok_line = source.count("\n", 0, end) + 1
+    close = re.compile(r"^}", re.M).search(source, end)
     found = []
-    for match in registration_pattern(line).finditer(source):
-        if not start <= match.start() < end:
-            at = source.count("\n", 0, match.start()) + 1
+    for match in registration_pattern(line).finditer(source) if line else ():
+        at = source.count("\n", 0, match.start()) + 1
+        if close and end <= match.start() < close.start():
+            found.append(
+                f"lib.rs line {at} has `{line}` after the module function's `Ok(())` (line "
+                f"{ok_line}): move it above that line. `Ok(())` is the function's value, so it "
+                "comes last, with no `;` after it."
+            )
+        elif not start <= match.start() < end:
             found.append(
                 f"lib.rs line {at} has `{line}` outside the module function: move it inside "
                 f"`fn rust_demo` (line {module_line(source)}), above its `Ok(())`."
             )
+    if ok[1] and not found:
+        found.append(
+            f"lib.rs line {ok_line}: `Ok(())` is the module function's value, so it comes last "
+            "with no `;` after it: `Ok(())`."
+        )
     return found
 
 
@@ -272,8 +291,9 @@ def stray_registrations(source: str, number: int) -> list[str]:
 # pattern is matched against the whole build output; {0} is its first group.
 HINTS = [
     (
+        # Not `Result<(), ...>`: that one is the module function's (stray_registrations).
         r"a value of type `Result<[^`]*` cannot be made by \w+ all elements|"
-        r"expected `Result<[^`]*`, found `(?!Result)",
+        r"expected `Result<(?!\(\))[^`]*`, found `(?!Result|\(\))",
         "the function returns PyResult<...>, so its value goes inside Ok(...): "
         "`Ok((1..=n).product())`, as in the guide's exercise 2.",
     ),
@@ -306,6 +326,16 @@ HINTS = [
         "lib.rs defines {0} twice: keep the one between the Exercise markers and delete the other.",
     ),
     (
+        r"expected `(?!Result)(\w+)`, found `\(\)`",
+        "a function declared `-> {0}` has no value yet: its last line is the value it returns, "
+        "written without `;` (factorial: `(1..=n).product()`; Counter's value: `self.count`).",
+    ),
+    (
+        r"cannot find attribute `new` in this scope",
+        "`#[new]` and a class's other methods go in an impl block marked `#[pymethods]`: put "
+        "`#[pymethods]` on the line above `impl Counter`.",
+    ),
+    (
         r"expected one of `!` or `::`, found `\.`",
         "a statement sits outside any function: registration lines go inside `fn rust_demo`, "
         "above its `Ok(())`.",
@@ -313,8 +343,13 @@ HINTS = [
 ]
 
 
-def hints(output: str) -> list[str]:
-    """The hints whose pattern occurs in a failed build's output, each once."""
+# A name the build cannot find (the registration line's, or one the code uses).
+NOT_FOUND = re.compile(r"(?:unresolved import|cannot find [\w ]*?) `(\w+)`")
+
+
+def hints(output: str, source: str = "") -> list[str]:
+    """The hints whose pattern occurs in a failed build's output, each once; with lib.rs's
+    `source`, also a name that lib.rs spells with other capitals than where it is used."""
     found: list[str] = []
     for pattern, text in HINTS:
         match = re.search(pattern, output)
@@ -323,6 +358,19 @@ def hints(output: str) -> list[str]:
             hint = text.format(*groups)
             if hint not in found:
                 found.append(hint)
+    defined = set(re.findall(r"^[ \t]*(?:pub\s+)?(?:fn|struct)\s+(\w+)", source, re.M))
+    for used in dict.fromkeys(NOT_FOUND.findall(output)):
+        for name in sorted(defined):
+            if name != used and name.lower() == used.lower():
+                guide = next(
+                    (e.region for e in EXERCISES.values() if e.region.lower() == used.lower()),
+                    used,
+                )
+                found.append(
+                    f"lib.rs defines `{name}` and the code names `{used}`: Rust names are "
+                    f"case-sensitive, so spell both as the guide does, `{guide}` (the name "
+                    "Python sees)."
+                )
     return found
 
 
@@ -551,7 +599,7 @@ class Report:
     def expect(self, expectation: str, call: Callable[[], object], want: object) -> None:
         got, error = self.call(expectation, call)
         if error:
-            self.result("got " + error)
+            self.result(error if error.startswith(NOT_WRITTEN) else "got " + error)
         else:
             self.result(None if got == want else f"got {short(got)}")
 
@@ -572,11 +620,15 @@ def short(value: object, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
 
 
+TODO_PANIC = "not yet implemented: "  # how a todo!("...") panic's message starts
+NOT_WRITTEN = "not written yet"  # what check says instead
+
+
 def describe(err: BaseException) -> str:
+    if type(err).__name__ == "PanicException" and str(err).startswith(TODO_PANIC):
+        return f"{NOT_WRITTEN} (the starter's todo!() for {str(err)[len(TODO_PANIC) :]})"
     text = f"{type(err).__name__}({str(err)!r})"
-    if type(err).__name__ == "PanicException" and "not yet implemented" in str(err):
-        text += " -- a todo!() in lib.rs is not implemented yet"
-    elif isinstance(err, TypeError) and "No constructor defined" in str(err):
+    if isinstance(err, TypeError) and "No constructor defined" in str(err):
         text += " -- put #[new] on the line above `fn new` in the #[pymethods] block"
     return text
 
@@ -584,11 +636,27 @@ def describe(err: BaseException) -> str:
 def registered(report: Report, module: object, name: str, ex: Exercise) -> bool:
     if hasattr(module, name):
         return True
-    report.line(
-        f"rust_demo.{name} exists",
-        f"missing: write it between the Exercise {ex.number} markers in lib.rs and add "
-        f"`{ex.registration}` inside `fn rust_demo`, the module function",
-    )
+    other = [found for found in dir(module) if found.lower() == name.lower()]
+    source, _ = read_lib()
+    defined = re.search(rf"^[ \t]*(?:pub\s+)?(?:fn|struct)\s+{name}\b", source, re.M)
+    if other:
+        problem = (
+            f"missing: rust_demo has `{other[0]}`, and Python names are case-sensitive: call it "
+            f"`{name}` in lib.rs, where it is defined and in its registration line"
+        )
+    elif defined:
+        line = source.count("\n", 0, defined.start()) + 1
+        problem = (
+            f"missing: lib.rs defines {name} (line {line}) but does not register it (cargo's "
+            f"warning `{name}` is never used says so): add `{ex.registration}` inside "
+            f"`fn rust_demo` (line {module_line(source)}), above its `Ok(())`"
+        )
+    else:
+        problem = (
+            f"missing: write it between the Exercise {ex.number} markers in lib.rs and add "
+            f"`{ex.registration}` inside `fn rust_demo`, the module function"
+        )
+    report.line(f"rust_demo.{name} exists", problem)
     return False
 
 
@@ -610,10 +678,14 @@ def check_factorial(report: Report, module, number: int) -> None:
         )
         return
     last = out.stderr.strip().splitlines()[-1:] if out.stderr.strip() else []
-    report.line(
-        command,
-        None if out.stdout == "3628800\n" else f"printed {out.stdout!r} {' '.join(last)}".strip(),
-    )
+    todo = f"pyo3_runtime.PanicException: {TODO_PANIC}"
+    if last and last[0].startswith(todo):
+        problem: str | None = f"not written yet (the starter's todo!() for {last[0][len(todo) :]})"
+    elif out.stdout != "3628800\n":
+        problem = f"printed {out.stdout!r} {' '.join(last)}".strip()
+    else:
+        problem = None
+    report.line(command, problem)
     for n, value in ((0, 1), (1, 1), (5, 120), (20, 2432902008176640000)):
         report.expect(f"factorial({n}) == {value}", partial(module.factorial, n), value)
     if number == 2:

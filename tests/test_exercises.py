@@ -637,6 +637,20 @@ def _factorial(code: str):
 
 
 # A beginner's mistake, cargo's own words for it, and the hint `check` adds after them.
+def _registration_after_ok(semicolon: str):
+    """The factorial's registration line moved below the module function's `Ok(())`."""
+
+    def edit(source: str) -> str:
+        at = source.index("\nfn rust_demo(")
+        module = source[at:].replace("    " + REGISTER_FACTORIAL + "\n", "", 1)
+        module = module.replace(
+            "    Ok(())\n}", f"    Ok(()){semicolon}\n    {REGISTER_FACTORIAL}\n}}", 1
+        )
+        return source[:at] + module
+
+    return edit
+
+
 MISTAKES = {
     "forgot Ok(...)": (
         _factorial(EXERCISE_2.replace("    Ok((1..=n).product())", "    (1..=n).product()")),
@@ -670,6 +684,36 @@ MISTAKES = {
         "`Counter: PyClass` is not satisfied",
         "put `#[pyclass]` on the line above `struct Counter`",
     ),
+    "the guide's exercise 1 starter, as printed (a body of comments)": (
+        _factorial(
+            "#[pyfunction]\nfn factorial(n: u64) -> u64 {\n    // Your implementation here\n"
+            "    // Hint: (1..=n).product() works, or use a loop\n}\n"
+        ),
+        "expected `u64`, found `()`",
+        "a function declared `-> u64` has no value yet: its last line is the value it returns",
+    ),
+    "no #[pymethods]": (
+        lambda source: source.replace("#[pymethods]\nimpl Counter {", "impl Counter {", 1),
+        "cannot find attribute `new` in this scope",
+        "put `#[pymethods]` on the line above `impl Counter`",
+    ),
+    "fn Factorial with the guide's registration line": (
+        _factorial(EXERCISE_2.replace("fn factorial", "fn Factorial")),
+        "`factorial`",
+        "lib.rs defines `Factorial` and the code names `factorial`: Rust names are "
+        "case-sensitive, so spell both as the guide does, `factorial`",
+    ),
+    "a registration line after Ok(())": (
+        _registration_after_ok(""),
+        "expected `;`",
+        "after the module function's `Ok(())` (line ",
+    ),
+    "then rustc's advice followed: `Ok(());`": (
+        _registration_after_ok(";"),
+        "mismatched types",
+        "move it above that line. `Ok(())` is the function's value, so it comes last, with no "
+        "`;` after it.",
+    ),
     "the guide's code pasted twice": (
         lambda source: source.replace("\n#[pymodule", "\n" + EXERCISE_4 + "\n#[pymodule", 1),
         "is defined multiple times",
@@ -695,6 +739,10 @@ def test_check_adds_a_hint_after_cargos_message(tmp_path, shared_build_dirs, mis
     hinted = [line for line in out.splitlines() if line.startswith("hint: ") and hint in line]
     assert cargo_says in out and hinted, out[-3000:]
     assert out.index(cargo_says) < out.index(hinted[0])  # after cargo's own message
+    # One hint: a second one is about something else (rustc's advice followed gave one about
+    # factorial and exercise 2 for a line of the module function).
+    hints = [line for line in out.splitlines() if line.startswith("hint: ")]
+    assert len(hints) == 1, hints
     # Nothing from pip, and no line of maturin's internals (its cargo command line).
     assert "Requirement already satisfied" not in out
     assert max(map(len, out.splitlines())) < 300
@@ -843,3 +891,62 @@ def test_each_lines_own_end_and_a_bom_are_kept(tmp_path):
     for number in (1, 4):
         assert dev(repo, env, "solution", str(number)).returncode == 0
     assert lib.read_bytes() == mixed
+
+
+# What `check 2` says about a build that works but does not give Python rust_demo.factorial.
+NOT_FOUND_IN_PYTHON = {
+    "named Factorial in both places": (
+        lambda source: _factorial(EXERCISE_2.replace("fn factorial", "fn Factorial"))(
+            source
+        ).replace(REGISTER_FACTORIAL, REGISTER_FACTORIAL.replace("factorial", "Factorial"), 1),
+        "rust_demo.factorial exists: missing: rust_demo has `Factorial`, and Python names are "
+        "case-sensitive: call it `factorial` in lib.rs",
+    ),
+    "written but not registered": (
+        lambda source: source.replace("    " + REGISTER_FACTORIAL + "\n", "", 1),
+        "rust_demo.factorial exists: missing: lib.rs defines factorial (line ",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(NOT_FOUND_IN_PYTHON))
+def test_check_names_what_python_found_instead(tmp_path, shared_build_dirs, mistake):
+    edit, says = NOT_FOUND_IN_PYTHON[mistake]
+    repo = copy_of_repository(tmp_path / "rust_demo", git=False)
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    lib = repo / "lib.rs"
+    source = lib.read_text(encoding="utf-8")
+    assert edit(source) != source
+    lib.write_text(edit(source), encoding="utf-8")
+    result = dev(repo, env, "check", "2")
+    assert result.returncode != 0
+    assert says in result.stdout, result.stdout[-3000:]
+    if mistake == "written but not registered":
+        assert "function `factorial` is never used" in result.stdout + result.stderr
+        assert "but does not register it" in result.stdout
+        assert "add `m.add_function(wrap_pyfunction!(factorial, m)?)?;` inside `fn rust_demo`" in (
+            result.stdout
+        )
+
+
+def test_a_registered_starter_says_not_written_yet_without_rusts_panic_lines(
+    tmp_path, shared_build_dirs
+):
+    repo = copy_of_repository(tmp_path / "rust_demo", git=False)
+    env = dict(os.environ, **shared_build_dirs)
+    env.pop("VIRTUAL_ENV", None)
+    lib = repo / "lib.rs"
+    assert dev(repo, env, "start", "1").returncode == 0
+    paste(lib, 1, region_body(lib.read_text("utf-8"), 1), REGISTER_FACTORIAL)  # todo!() kept
+    result = dev(repo, env, "check", "1")
+    assert result.returncode != 0
+    assert "factorial(5) == 120: not written yet (the starter's todo!() for factorial(5))" in (
+        result.stdout
+    ), result.stdout
+    assert "prints 3628800: not written yet (the starter's todo!() for factorial(10))" in (
+        result.stdout
+    )
+    assert "panicked at" not in result.stdout + result.stderr
+    assert "RUST_BACKTRACE" not in result.stdout + result.stderr
+    assert "PanicException" not in result.stdout
