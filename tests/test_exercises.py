@@ -950,3 +950,78 @@ def test_a_registered_starter_says_not_written_yet_without_rusts_panic_lines(
     assert "panicked at" not in result.stdout + result.stderr
     assert "RUST_BACKTRACE" not in result.stdout + result.stderr
     assert "PanicException" not in result.stdout
+
+
+def base_python() -> str:
+    """The Python this venv was made from: a fresh `python -m venv` gets its bundled pip."""
+    return getattr(sys, "_base_executable", sys.executable)
+
+
+@pytest.mark.parametrize("route", ["pip install maturin", "uv sync"])
+def test_the_guides_routes_work_in_a_fresh_venv(tmp_path, route):
+    """The guide's two ways in, as printed, then `maturin develop` and `python demo.py`. A
+    fresh venv's pip (23.x, 24.x) has no `--group`: maturin develop once ran `pip install
+    --group dev`, and failed there."""
+    repo = copy_of_repository(tmp_path / "rust_demo", git=False)
+    env = dict(os.environ, CARGO_TARGET_DIR=str(ROOT / "target" / "fresh-venv"))
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "RUST_DEMO_VENV"):
+        env.pop(name, None)
+    venv = repo / ".venv"
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    if route == "uv sync":
+        uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+        if uv is None:
+            pytest.skip("uv is not installed (the ci group has it)")
+        synced = run(
+            [uv, "sync", "--python", base_python()],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+    else:
+        run([base_python(), "-m", "venv", str(venv)], check=True, timeout=300)
+        pip = run(
+            [str(bin_dir / "python"), "-m", "pip", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        print("bundled:", pip)
+        installed = run(
+            [str(bin_dir / "pip"), "install", "maturin"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+    # Activated, as the guide has it, and without uv on PATH: maturin installs through pip.
+    env["VIRTUAL_ENV"] = str(venv)
+    env["PATH"] = os.pathsep.join(
+        [str(bin_dir)] + [p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists()]
+    )
+    built = run(
+        [str(bin_dir / "maturin"), "develop"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "--group" not in built.stdout + built.stderr
+    demo = run(
+        [str(bin_dir / "python"), "demo.py", "--quick", "--section", "simple"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "fibonacci(40) = 102334155" in demo.stdout
