@@ -23,11 +23,13 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -134,33 +136,90 @@ def bench(args: list[str]) -> None:
 def serve(args: list[str]) -> None:
     """The browser presentation (serve.py), opened in the default browser once it answers."""
     import argparse
-    import urllib.request
-    import webbrowser
 
-    # Only what this needs (the port to open); serve.py checks its own options.
+    # Only what this needs (whether to open a browser); serve.py checks its own options.
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--port", default="8000")
     parser.add_argument("--no-browser", action="store_true")
     options, _ = parser.parse_known_args(args)
-    no_browser, port = options.no_browser, options.port
     args = [arg for arg in args if arg != "--no-browser"]
     ensure_venv(["workshop", "web"])
     build_release()
     step("python serve.py " + " ".join(args))
-    url = f"http://127.0.0.1:{port}/"
+    cmd = [str(PYTHON), "serve.py", *args]
+    print("$", " ".join(cmd), flush=True)
+    # Its output comes through here (the browser opens at the URL it prints), line by line.
+    env = dict(venv_env(), PYTHONUNBUFFERED="1")
+    with subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, errors="replace"
+    ) as server:
+        assert server.stdout is not None
+        ended = end_with(server)
+        try:
+            for line in server.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                url = SERVER_URL.match(line)
+                if url and not options.no_browser:
+                    threading.Thread(
+                        target=open_when_up, args=(server, url[1]), daemon=True
+                    ).start()
+            returncode = server.wait()
+        finally:
+            ended()
+    if returncode:
+        sys.exit(f"\nFAILED (exit {returncode}): {' '.join(cmd)}")
 
-    def open_when_up() -> None:
-        for _ in range(300):  # a minute at most
+
+# The line serve.py prints once it listens (it binds first: a busy port fails before it).
+SERVER_URL = re.compile(r"^rust_demo in the browser: (http://\S+/)")
+
+
+def open_when_up(server: subprocess.Popen[str], url: str) -> None:
+    """Open `url` in the default browser once `server` answers there; never once it has
+    exited (another program on the port is not ours to show)."""
+    import urllib.request
+    import webbrowser
+
+    while server.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "api/info", timeout=1):
+                pass
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if server.poll() is None:
+            webbrowser.open(url)
+        return
+
+
+def end_with(child: subprocess.Popen[str]) -> Callable[[], None]:
+    """Make SIGTERM, SIGHUP and SIGINT to this process end `child` too; returns what to call
+    when done (it ends the child if it still runs, and puts the handlers back).
+
+    A Ctrl-C in a terminal reaches both; `kill` (SIGTERM), a closed terminal (SIGHUP) or a
+    SIGINT sent to this process alone reach only this one, and serve.py would keep the port.
+    On Windows, closing the console sends its close event to every process attached to it,
+    serve.py included, so the child ends without help from here."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    names = ("SIGTERM", "SIGHUP", "SIGINT") if os.name != "nt" else ()
+    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, stop) for sig in wanted}
+
+    def ended() -> None:
+        if child.poll() is None:
+            child.terminate()
             try:
-                with urllib.request.urlopen(url + "api/info", timeout=1):
-                    webbrowser.open(url)
-                    return
-            except OSError:
-                time.sleep(0.2)
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    if not no_browser:
-        threading.Thread(target=open_when_up, daemon=True).start()
-    run(PYTHON, "serve.py", *args, env=venv_env())
+    return ended
 
 
 def stubtest(env: dict[str, str]) -> None:

@@ -1025,3 +1025,70 @@ def test_the_guides_routes_work_in_a_fresh_venv(tmp_path, route):
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "fibonacci(40) = 102334155" in demo.stdout
+
+
+# --- scripts/dev.py serve: the presenter's server ends with it -----------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals (a closed console ends serve.py too)")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_serve_ends_its_server_when_it_is_ended(signame):
+    import queue
+    import threading
+    import time
+    import urllib.request
+
+    pytest.importorskip("uvicorn")  # the web group, which serve installs into .venv
+    port = free_port()
+    env = dict(os.environ)
+    for name in ("VIRTUAL_ENV", "RUST_DEMO_VENV"):
+        env.pop(name, None)
+    serving = subprocess.Popen(
+        [sys.executable, "scripts/dev.py", "serve", "--no-browser", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # the signal goes to dev.py alone, as `kill PID` sends it
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert serving.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in serving.stdout], daemon=True)
+    reader.start()
+    try:
+        seen = []
+        while not any("rust_demo in the browser: " in line for line in seen):
+            seen.append(lines.get(timeout=600))  # venv, release build, then serve.py's URL
+            assert serving.poll() is None or not lines.empty(), "".join(seen)
+        deadline = time.monotonic() + 120
+        while True:  # up once it answers (the URL line comes as it starts listening)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/info", timeout=5):
+                    break
+            except OSError:
+                assert serving.poll() is None, "".join(seen)
+                assert time.monotonic() < deadline, "serve.py printed its URL, never answered"
+                time.sleep(0.1)
+        os.kill(serving.pid, getattr(signal, signame))
+        serving.wait(timeout=60)
+        assert not listening(port), f"serve.py still answers on {port} after {signame}"
+    finally:
+        end_group(serving)
+        reader.join(timeout=10)
+        serving.stdout.close()
