@@ -130,11 +130,6 @@ def run(
     return result
 
 
-def default_sigint() -> None:
-    """In a child before it starts: SIGINT does what it does in a terminal (see its use)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def end_group(process: subprocess.Popen[Any]) -> None:
     """Kill `process` and everything left in its process group (POSIX), then reap it."""
     if os.name != "nt":
@@ -569,10 +564,7 @@ def test_ctrl_c_during_check_stops_everything_it_started(tmp_path, shared_build_
             stdout=subprocess.DEVNULL,
             stderr=errors,
             start_new_session=True,  # its own process group, as a terminal's foreground job
-            # A shell's background job starts with SIGINT ignored, and a Python started so
-            # never sees Ctrl-C: the child gets the terminal's default back.
-            preexec_fn=default_sigint,
-        )
+        )  # with SIGINT's default action, even from a background job (tests/conftest.py)
     try:
         deadline = time.monotonic() + 120
         while not leftover_guide_commands() and time.monotonic() < deadline:
