@@ -217,7 +217,10 @@ def copy_of_repository(dest: Path, git: bool = True) -> Path:
     for name in filter(None, files):
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
+            # Copied now, not with the original times: the copies share a cargo target
+            # directory, where a lib.rs older than the last build (of another copy) would
+            # count as built.
+            shutil.copy(ROOT / name, dest / name)
     if git:
         for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
             run(
