@@ -49,11 +49,9 @@ class Exercise:
     region: str  # the name on its marker lines
     registration: str | None  # the guide's line for the module function
     release: bool  # exercise 4 is a timing: build it optimised
-    starter: str  # what sits between the markers after `start` ({line}: the module function's)
-
-    def starter_at(self, line: int) -> str:
-        """The starter, naming the line of `fn rust_demo` (it moves as lib.rs changes)."""
-        return self.starter.replace("{line}", str(line))
+    # What sits between the markers after `start`. It names no line number: the module
+    # function's moves as soon as the attendee writes code above it (`start` prints it).
+    starter: str
 
 
 # The guide's code, with empty bodies made to compile: `todo!()` panics when it is reached,
@@ -67,7 +65,7 @@ EXERCISES = {
         False,
         """\
 // Exercise 1 (workshop guide): implement factorial, add its registration line inside
-// `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// `fn rust_demo` (the #[pymodule] function at the end of lib.rs), then run:
 // python3 scripts/dev.py check 1
 #[pyfunction]
 fn factorial(n: u64) -> u64 {
@@ -100,7 +98,7 @@ fn factorial(n: u64) -> u64 {
         False,
         """\
 // Exercise 3 (workshop guide): fill in the Counter class, register it inside
-// `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// `fn rust_demo` (the #[pymodule] function at the end of lib.rs), then run:
 // python3 scripts/dev.py check 3
 #[pyclass]
 struct Counter {
@@ -150,7 +148,7 @@ impl Counter {
         True,
         """\
 // Exercise 4 (workshop guide): write the guide's sieve_of_eratosthenes here, register it
-// inside `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// inside `fn rust_demo` (the #[pymodule] function at the end of lib.rs), then run:
 // python3 scripts/dev.py check 4
 """,
     ),
@@ -488,7 +486,6 @@ def write_lib(source: str, original: str) -> None:
 
 
 def is_starter(body: str) -> bool:
-    body = re.sub(r"around line \d+", "around line {line}", body)
     return any(body == e.starter for e in EXERCISES.values())
 
 
@@ -514,10 +511,7 @@ def start(number: int) -> None:
             else:
                 source = without_registration(source, ex.registration)
         region = find_region(source, ex.region)
-        # The starter names the module function's line as it will be once the starter is in.
-        grown = ex.starter.count("\n") - source.count("\n", region.body_start, region.body_end)
-        starter = ex.starter_at(module_line(source) + grown)
-        source = replace_region(source, region, number, starter)
+        source = replace_region(source, region, number, ex.starter)
         write_lib(source, original)
         print(f"Exercise {number}: {ex.title}. lib.rs is at the guide's starting point:")
     first = source.count("\n", 0, find_region(source, ex.region).start) + 2
