@@ -1042,7 +1042,7 @@ def listening(port: int) -> bool:
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX signals (a closed console ends serve.py too)")
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP", "SIGINT"])
-def test_serve_ends_its_server_when_it_is_ended(signame):
+def test_serve_ends_its_server_when_it_is_ended(signame: str) -> None:
     import queue
     import threading
     import time
@@ -1063,11 +1063,17 @@ def test_serve_ends_its_server_when_it_is_ended(signame):
         start_new_session=True,  # the signal goes to dev.py alone, as `kill PID` sends it
     )
     lines: queue.Queue[str] = queue.Queue()
-    assert serving.stdout is not None
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in serving.stdout], daemon=True)
+    output = serving.stdout
+    assert output is not None
+
+    def read() -> None:
+        for line in output:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        seen = []
+        seen: list[str] = []
         while not any("rust_demo in the browser: " in line for line in seen):
             seen.append(lines.get(timeout=600))  # venv, release build, then serve.py's URL
             assert serving.poll() is None or not lines.empty(), "".join(seen)
@@ -1087,4 +1093,18 @@ def test_serve_ends_its_server_when_it_is_ended(signame):
     finally:
         end_group(serving)
         reader.join(timeout=10)
-        serving.stdout.close()
+        output.close()
+
+
+def test_check_names_the_step_that_failed():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import dev as dev_py
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    old_pip = (
+        "🛠 Installed rust_demo-0.1.0\nno such option: --group\n💥 maturin failed\n"
+        '  Caused by: pip install --group finished with "exit status: 2"\n'
+    )
+    assert dev_py.failed_step(old_pip) == "pip"
+    assert dev_py.failed_step("error[E0308]: mismatched types\n💥 maturin failed\n") == "cargo"
