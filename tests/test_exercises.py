@@ -5,6 +5,11 @@ guide says (exercise 3's starter has empty bodies, so that one is ours), `check 
 `solution N`, `check N` passes again and lib.rs is back to what it was. demo.py keeps running
 while the exercise is started. One cold build; the copies share a cargo target directory and
 a virtual environment under target/, so later builds are incremental.
+
+Also the way in (the guide's `pip install maturin` and `uv sync` routes in a fresh venv), what
+`check` does to a Python that imported the module, writes that fail on a full disk, and
+`scripts/dev.py serve` ending its server. Every process a test starts runs in a process group
+of its own, killed whole when the test is done with it (`run`, `end_group`).
 """
 
 from __future__ import annotations
