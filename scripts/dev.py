@@ -23,11 +23,15 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import exercises
 
@@ -72,11 +76,15 @@ def has_pip() -> bool:
 
 # A console script each group installs: if it is gone (`uv sync` removes what its lock does
 # not list), the group is installed again.
-GROUP_SCRIPTS = {"dev": "maturin", "ci": "mypy"}
+GROUP_SCRIPTS = {"workshop": "maturin", "ci": "mypy"}
+# The attendee's group was called `dev` (see pyproject.toml for why it is not): the old name in
+# a command kept from before (`dev.ensure_venv(['dev', ...])`) still means it.
+OLD_GROUP_NAMES = {"dev": "workshop"}
 
 
 def ensure_venv(groups: list[str]) -> None:
     """Create .venv and install the dependency groups, unless already up to date."""
+    groups = [OLD_GROUP_NAMES.get(group, group) for group in groups]
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = VENV / ".rust_demo-installed"
     # The stamp lists the groups installed for this pyproject.toml: asking for fewer is free.
@@ -113,14 +121,14 @@ def build_release() -> None:
 
 
 def demo(args: list[str]) -> None:
-    ensure_venv(["dev"])
+    ensure_venv(["workshop"])
     build_release()
     step("python demo.py " + " ".join(args))
     run(PYTHON, "demo.py", *args, env=venv_env())
 
 
 def bench(args: list[str]) -> None:
-    ensure_venv(["dev", "bench", "web"])  # web: the latency-under-load row
+    ensure_venv(["workshop", "bench", "web"])  # web: the latency-under-load row
     build_release()
     run(PYTHON, "bench/run.py", *args, env=venv_env())
 
@@ -128,34 +136,90 @@ def bench(args: list[str]) -> None:
 def serve(args: list[str]) -> None:
     """The browser presentation (serve.py), opened in the default browser once it answers."""
     import argparse
-    import threading
+
+    # Only what this needs (whether to open a browser); serve.py checks its own options.
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--no-browser", action="store_true")
+    options, _ = parser.parse_known_args(args)
+    args = [arg for arg in args if arg != "--no-browser"]
+    ensure_venv(["workshop", "web"])
+    build_release()
+    step("python serve.py " + " ".join(args))
+    cmd = [str(PYTHON), "serve.py", *args]
+    print("$", " ".join(cmd), flush=True)
+    # Its output comes through here (the browser opens at the URL it prints), line by line.
+    env = dict(venv_env(), PYTHONUNBUFFERED="1")
+    with subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, errors="replace"
+    ) as server:
+        assert server.stdout is not None
+        ended = end_with(server)
+        try:
+            for line in server.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                url = SERVER_URL.match(line)
+                if url and not options.no_browser:
+                    threading.Thread(
+                        target=open_when_up, args=(server, url[1]), daemon=True
+                    ).start()
+            returncode = server.wait()
+        finally:
+            ended()
+    if returncode:
+        sys.exit(f"\nFAILED (exit {returncode}): {' '.join(cmd)}")
+
+
+# The line serve.py prints once it listens (it binds first: a busy port fails before it).
+SERVER_URL = re.compile(r"^rust_demo in the browser: (http://\S+/)")
+
+
+def open_when_up(server: subprocess.Popen[str], url: str) -> None:
+    """Open `url` in the default browser once `server` answers there; never once it has
+    exited (another program on the port is not ours to show)."""
     import urllib.request
     import webbrowser
 
-    # Only what this needs (the port to open); serve.py checks its own options.
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--port", default="8000")
-    parser.add_argument("--no-browser", action="store_true")
-    options, _ = parser.parse_known_args(args)
-    no_browser, port = options.no_browser, options.port
-    args = [arg for arg in args if arg != "--no-browser"]
-    ensure_venv(["dev", "web"])
-    build_release()
-    step("python serve.py " + " ".join(args))
-    url = f"http://127.0.0.1:{port}/"
+    while server.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "api/info", timeout=1):
+                pass
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if server.poll() is None:
+            webbrowser.open(url)
+        return
 
-    def open_when_up() -> None:
-        for _ in range(300):  # a minute at most
+
+def end_with(child: subprocess.Popen[str]) -> Callable[[], None]:
+    """Make SIGTERM, SIGHUP and SIGINT to this process end `child` too; returns what to call
+    when done (it ends the child if it still runs, and puts the handlers back).
+
+    A Ctrl-C in a terminal reaches both; `kill` (SIGTERM), a closed terminal (SIGHUP) or a
+    SIGINT sent to this process alone reach only this one, and serve.py would keep the port.
+    On Windows, closing the console sends its close event to every process attached to it,
+    serve.py included, so the child ends without help from here."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    names = ("SIGTERM", "SIGHUP", "SIGINT") if os.name != "nt" else ()
+    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, stop) for sig in wanted}
+
+    def ended() -> None:
+        if child.poll() is None:
+            child.terminate()
             try:
-                with urllib.request.urlopen(url + "api/info", timeout=1):
-                    webbrowser.open(url)
-                    return
-            except OSError:
-                time.sleep(0.2)
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    if not no_browser:
-        threading.Thread(target=open_when_up, daemon=True).start()
-    run(PYTHON, "serve.py", *args, env=venv_env())
+    return ended
 
 
 def stubtest(env: dict[str, str]) -> None:
@@ -177,7 +241,7 @@ def stubtest(env: dict[str, str]) -> None:
 
 def test() -> None:
     started = time.perf_counter()
-    ensure_venv(["dev", "ci", "bench", "web", "web-test"])
+    ensure_venv(["workshop", "ci", "bench", "web", "web-test"])
     env = venv_env()
     step("Lints: cargo fmt, cargo clippy, ruff, mypy")
     run("cargo", "fmt", "--check")
@@ -295,45 +359,120 @@ def library_file(profile: str) -> Path:
     return target / ("debug" if profile == "dev" else profile) / name
 
 
-def build_for_check(profile: str) -> tuple[bool, str]:
-    """Build lib.rs into the venv: (success, the build's output).
+def install_module(built: Path, installed: Path) -> None:
+    """Put the freshly built module in place of the installed one, as pip does: a new file in
+    the same folder, renamed over the old. A Python that imported the old one (serve.py, a REPL,
+    a notebook) keeps running it until it restarts; overwriting the file in place would crash
+    it on its next call. Exits with one line saying why when it cannot."""
+    tmp = installed.with_name(f".{installed.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(built, tmp)
+        shutil.copymode(installed, tmp)
+        os.replace(tmp, installed)
+    except OSError as err:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        where = installed.relative_to(VENV.parent)
+        if os.name == "nt" and isinstance(err, PermissionError):
+            # Windows cannot replace a .pyd that a running process has loaded.
+            sys.exit(
+                f"\nThe build worked, but {where} is in use: close every Python that imported "
+                "rust_demo (serve.py, a REPL, a notebook kernel, demo.py), then run this again."
+            )
+        sys.exit(
+            f"\nThe build worked, but it could not be installed as {where} "
+            f"({err.strerror or err}); the old module is still there, unchanged."
+        )
+    print(
+        f"(installed as {installed.relative_to(VENV.parent)}; a serve.py or REPL already running "
+        "keeps the old code: it shows the new one after a restart)"
+    )
 
-    The first time through `maturin develop`; after that with cargo alone, copying the module
-    over the installed one (a wheel and a pip run per edit cost seconds, and printed pip's
-    lines on every check).
+
+def build_for_check(profile: str) -> tuple[str | None, str]:
+    """Build lib.rs into the venv: (the step that failed, or None; the build's output).
+
+    The first time through `maturin develop`; after that with cargo alone, then the module is
+    put in place of the installed one (a wheel and a pip run per edit cost seconds, and printed
+    pip's lines on every check).
     """
     installed, env = installed_module(), cargo_build_env()
     if installed is None or env is None:
         release = ["--release"] if profile == "release" else []
-        return run_quietly([str(BIN / f"maturin{EXE}"), "develop", *release], venv_env())
+        ok, output = run_quietly([str(BIN / f"maturin{EXE}"), "develop", *release], venv_env())
+        return (None if ok else failed_step(output)), output
     color = ["--color", "always"] if sys.stdout.isatty() else []
     built, output = run_quietly(["cargo", "rustc", "--profile", profile, "--lib", *color], env)
-    if built:
-        shutil.copyfile(library_file(profile), installed)
-        print(f"(copied to {installed.relative_to(VENV.parent)})")
-    return built, output
+    if not built:
+        return "cargo", output
+    install_module(library_file(profile), installed)
+    return None, output
+
+
+def failed_step(output: str) -> str:
+    """Which step of `maturin develop` failed, from its output: "cargo" (lib.rs does not
+    compile) or the installer's name ("pip", "uv")."""
+    found = re.search(r"Caused by: (pip|uv) install[\w -]* finished with", output)
+    return found[1] if found else "cargo"
+
+
+def without_panics(stream: IO[str]) -> None:
+    """Copy `stream` to stderr without the lines Rust's panic hook prints: the report already
+    says each panic on its own line ("not written yet" for a starter's todo!())."""
+    skip = False
+    try:
+        for line in stream:
+            if PANIC_HEAD.match(line):
+                skip = True  # the message follows on the next line
+            elif skip or PANIC_NOTE.match(line):
+                skip = False
+            else:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+    except (OSError, ValueError):  # closed when check stops early (a timeout, Ctrl-C)
+        pass
+
+
+# thread '<unnamed>' (332) panicked at lib.rs:460:5:  /  note: run with `RUST_BACKTRACE=1` ...
+# (Rust before 1.89 prints no thread id.)
+PANIC_HEAD = re.compile(r"^thread '.*'(?: \(\d+\))? panicked at .*:$")
+PANIC_NOTE = re.compile(r"^note: run with `RUST_BACKTRACE=1`")
 
 
 def check(number: int) -> None:
     """Build lib.rs as the attendee left it, then run exercise `number`'s expectations."""
     exercise = exercises.exercise(number)
-    ensure_venv(["dev"])
-    strays = exercises.stray_registrations(exercises.read_lib()[0], number)
+    ensure_venv(["workshop"])
+    source = exercises.read_lib()[0]
+    strays = exercises.stray_registrations(source, number)
     profile = "release" if exercise.release else "dev"
     step(f"Build the extension ({profile} profile) into {VENV.name}")
-    built, output = build_for_check(profile)
-    if not built:
-        for hint in strays + exercises.hints(output):
+    failed, output = build_for_check(profile)
+    if failed == "cargo":
+        for hint in strays + exercises.hints(output, source):
             print(f"hint: {hint}")
         sys.exit(
             f"\nThe build failed: cargo's message above names the line of lib.rs. Fix it and run "
             f"this again, or put the solution back with: python3 scripts/dev.py solution {number}"
         )
+    if failed:
+        sys.exit(
+            f"\nlib.rs compiled, but {failed} could not install it into {VENV.name} (its message "
+            "above says why; `no such option: --group` is a pip older than 25.1: "
+            f"{PYTHON} -m pip install -U pip)."
+        )
     step(f"Check exercise {number}")
     verify = [str(PYTHON), str(ROOT / "scripts" / "exercises.py"), "verify", str(number)]
     # A panic prints its message and place to stderr; a backtrace would bury the report.
     env = dict(venv_env(), RUST_BACKTRACE="0", RUST_DEMO_CHECK_SECONDS=str(CHECK_SECONDS))
-    with subprocess.Popen(verify, cwd=ROOT, env=env) as checking:
+    with subprocess.Popen(
+        verify, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, errors="replace"
+    ) as checking:
+        assert checking.stderr is not None
+        copier = threading.Thread(target=without_panics, args=(checking.stderr,), daemon=True)
+        copier.start()
         try:
             returncode = checking.wait(timeout=CHECK_SECONDS)
         except subprocess.TimeoutExpired:
@@ -350,6 +489,7 @@ def check(number: int) -> None:
             except subprocess.TimeoutExpired:
                 checking.kill()
             raise
+        copier.join(timeout=5)  # its last lines, before this one's
     for stray in strays:
         print(f"hint: {stray}")
     sys.exit(returncode)

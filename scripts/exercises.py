@@ -20,6 +20,7 @@ imports rust_demo, so it runs in the Python that the module was built into.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import subprocess
@@ -48,11 +49,9 @@ class Exercise:
     region: str  # the name on its marker lines
     registration: str | None  # the guide's line for the module function
     release: bool  # exercise 4 is a timing: build it optimised
-    starter: str  # what sits between the markers after `start` ({line}: the module function's)
-
-    def starter_at(self, line: int) -> str:
-        """The starter, naming the line of `fn rust_demo` (it moves as lib.rs changes)."""
-        return self.starter.replace("{line}", str(line))
+    # What sits between the markers after `start`. It names no line number: the module
+    # function's moves as soon as the attendee writes code above it (`start` prints it).
+    starter: str
 
 
 # The guide's code, with empty bodies made to compile: `todo!()` panics when it is reached,
@@ -66,7 +65,7 @@ EXERCISES = {
         False,
         """\
 // Exercise 1 (workshop guide): implement factorial, add its registration line inside
-// `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// `fn rust_demo` (the #[pymodule] function at the end of lib.rs), then run:
 // python3 scripts/dev.py check 1
 #[pyfunction]
 fn factorial(n: u64) -> u64 {
@@ -99,7 +98,7 @@ fn factorial(n: u64) -> u64 {
         False,
         """\
 // Exercise 3 (workshop guide): fill in the Counter class, register it inside
-// `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// `fn rust_demo` (the #[pymodule] function at the end of lib.rs), then run:
 // python3 scripts/dev.py check 3
 #[pyclass]
 struct Counter {
@@ -149,7 +148,7 @@ impl Counter {
         True,
         """\
 // Exercise 4 (workshop guide): write the guide's sieve_of_eratosthenes here, register it
-// inside `fn rust_demo` (the #[pymodule] function, around line {line}), then run:
+// inside `fn rust_demo` (the #[pymodule] function at the end of lib.rs), then run:
 // python3 scripts/dev.py check 4
 """,
     ),
@@ -207,10 +206,15 @@ def without_registration(source: str, line: str) -> str:
     return registration_pattern(line).sub("", source)
 
 
+# The module function's last line; with a `;` (rustc's advice for a line after it) it is still
+# that line, and stray_registrations says what to do.
+OK_LINE = re.compile(r"^[ \t]*Ok\(\(\)\)[ \t]*(;)?[ \t]*\n", re.M)
+
+
 def module_function(source: str) -> tuple[int, int]:
     """Offsets of the `#[pymodule] fn` body: from after its `{` line to its `Ok(())` line."""
     head = re.search(r"^(?:pub\s+)?fn rust_demo\s*\(.*\{[ \t]*\n", source, re.M)
-    tail = head and re.compile(r"^[ \t]*Ok\(\(\)\)[ \t]*\n", re.M).search(source, head.end())
+    tail = head and OK_LINE.search(source, head.end())
     if head is None or tail is None:
         raise SystemExit(
             "lib.rs: cannot find the module function. Its name must be the module's, rust_demo:\n"
@@ -248,22 +252,36 @@ def module_line(source: str) -> int:
 def stray_registrations(source: str, number: int) -> list[str]:
     """One sentence for each of exercise `number`'s registration lines outside `fn rust_demo`
     (pasted at the end of lib.rs, or into a test, a registration does nothing or breaks the
-    build with a message about something else)."""
+    build with a message about something else), and for an `Ok(())` that is not its last
+    line."""
     line = exercise(number).registration
-    if line is None:
-        return []
     try:
         start, end = module_function(source)
     except SystemExit:  # no module function: the build or the import says so
         return []
+    ok = OK_LINE.match(source, end)
+    assert ok, "module_function ends at its Ok(()) line"
+    ok_line = source.count("\n", 0, end) + 1
+    close = re.compile(r"^}", re.M).search(source, end)
     found = []
-    for match in registration_pattern(line).finditer(source):
-        if not start <= match.start() < end:
-            at = source.count("\n", 0, match.start()) + 1
+    for match in registration_pattern(line).finditer(source) if line else ():
+        at = source.count("\n", 0, match.start()) + 1
+        if close and end <= match.start() < close.start():
+            found.append(
+                f"lib.rs line {at} has `{line}` after the module function's `Ok(())` (line "
+                f"{ok_line}): move it above that line. `Ok(())` is the function's value, so it "
+                "comes last, with no `;` after it."
+            )
+        elif not start <= match.start() < end:
             found.append(
                 f"lib.rs line {at} has `{line}` outside the module function: move it inside "
                 f"`fn rust_demo` (line {module_line(source)}), above its `Ok(())`."
             )
+    if ok[1] and not found:
+        found.append(
+            f"lib.rs line {ok_line}: `Ok(())` is the module function's value, so it comes last "
+            "with no `;` after it: `Ok(())`."
+        )
     return found
 
 
@@ -271,8 +289,9 @@ def stray_registrations(source: str, number: int) -> list[str]:
 # pattern is matched against the whole build output; {0} is its first group.
 HINTS = [
     (
+        # Not `Result<(), ...>`: that one is the module function's (stray_registrations).
         r"a value of type `Result<[^`]*` cannot be made by \w+ all elements|"
-        r"expected `Result<[^`]*`, found `(?!Result)",
+        r"expected `Result<(?!\(\))[^`]*`, found `(?!Result|\(\))",
         "the function returns PyResult<...>, so its value goes inside Ok(...): "
         "`Ok((1..=n).product())`, as in the guide's exercise 2.",
     ),
@@ -305,6 +324,16 @@ HINTS = [
         "lib.rs defines {0} twice: keep the one between the Exercise markers and delete the other.",
     ),
     (
+        r"expected `(?!Result)(\w+)`, found `\(\)`",
+        "a function declared `-> {0}` has no value yet: its last line is the value it returns, "
+        "written without `;` (factorial: `(1..=n).product()`; Counter's value: `self.count`).",
+    ),
+    (
+        r"cannot find attribute `new` in this scope",
+        "`#[new]` and a class's other methods go in an impl block marked `#[pymethods]`: put "
+        "`#[pymethods]` on the line above `impl Counter`.",
+    ),
+    (
         r"expected one of `!` or `::`, found `\.`",
         "a statement sits outside any function: registration lines go inside `fn rust_demo`, "
         "above its `Ok(())`.",
@@ -312,8 +341,13 @@ HINTS = [
 ]
 
 
-def hints(output: str) -> list[str]:
-    """The hints whose pattern occurs in a failed build's output, each once."""
+# A name the build cannot find (the registration line's, or one the code uses).
+NOT_FOUND = re.compile(r"(?:unresolved import|cannot find [\w ]*?) `(\w+)`")
+
+
+def hints(output: str, source: str = "") -> list[str]:
+    """The hints whose pattern occurs in a failed build's output, each once; with lib.rs's
+    `source`, also a name that lib.rs spells with other capitals than where it is used."""
     found: list[str] = []
     for pattern, text in HINTS:
         match = re.search(pattern, output)
@@ -322,6 +356,19 @@ def hints(output: str) -> list[str]:
             hint = text.format(*groups)
             if hint not in found:
                 found.append(hint)
+    defined = set(re.findall(r"^[ \t]*(?:pub\s+)?(?:fn|struct)\s+(\w+)", source, re.M))
+    for used in dict.fromkeys(NOT_FOUND.findall(output)):
+        for name in sorted(defined):
+            if name != used and name.lower() == used.lower():
+                guide = next(
+                    (e.region for e in EXERCISES.values() if e.region.lower() == used.lower()),
+                    used,
+                )
+                found.append(
+                    f"lib.rs defines `{name}` and the code names `{used}`: Rust names are "
+                    f"case-sensitive, so spell both as the guide does, `{guide}` (the name "
+                    "Python sees)."
+                )
     return found
 
 
@@ -359,14 +406,14 @@ def freeze() -> None:
         *(source[r.start : r.end] for r in regions),
         source[head.start() : close],
     ]
-    SOLUTIONS.write_text("\n".join(parts), encoding="utf-8")
+    write_file(SOLUTIONS, "\n".join(parts))
     print(f"wrote {SOLUTIONS.relative_to(ROOT)}")
 
 
 def keep_a_copy(name: str, code: str) -> Path:
     SAVED.mkdir(exist_ok=True)
     path = SAVED / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.rs"
-    path.write_text(code, encoding="utf-8")
+    write_file(path, code)
     return path
 
 
@@ -382,25 +429,69 @@ def replace_region(source: str, region: Region, number: int, body: str) -> str:
     )
 
 
+BOM = "\ufeff"  # some Windows editors start a UTF-8 file with one
+
+
 def read_lib() -> tuple[str, str]:
-    """lib.rs with "\n" line ends, and the line end it had (a Windows checkout may use CRLF)."""
+    """lib.rs with "\n" line ends, and the file as it was (write_lib keeps its line ends)."""
     raw = LIB.read_bytes().decode("utf-8")
-    return raw.replace("\r\n", "\n"), "\r\n" if "\r\n" in raw else "\n"
+    return raw.removeprefix(BOM).replace("\r\n", "\n"), raw
 
 
-def write_lib(source: str, newline: str) -> None:
-    with open(LIB, "w", encoding="utf-8", newline=newline) as out:
-        out.write(source)
+def with_line_ends_of(original: str, source: str) -> str:
+    """`source` ("\n" line ends) with the line ends and BOM of `original`, the file it was made
+    from: a line that `original` has keeps its own end (one CRLF line in an LF file stays that
+    one), a new line gets the end most of the file's lines have."""
+    # Each line of `original` with its end; what follows the last "\n" is not a line.
+    old = [line + "\n" for line in original.removeprefix(BOM).split("\n")[:-1]]
+    crlf = sum(line.endswith("\r\n") for line in old)
+    usual = "\r\n" if crlf > len(old) - crlf else "\n"
+    old_bare = [line.removesuffix("\n").removesuffix("\r") for line in old]
+    new = source.split("\n")
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(None, old_bare, new[:-1], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            out += old[i1:i2]
+        else:
+            out += [line + usual for line in new[j1:j2]]
+    return (BOM if original.startswith(BOM) else "") + "".join(out) + new[-1]
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write `text` to `path` through a new file in the same folder, renamed over the old one:
+    a full disk or a quota fails the write and leaves `path` as it was. Exits with one line
+    saying why when the write fails."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise SystemExit(
+            f"could not write {path.relative_to(ROOT)} ({err.strerror or err}): it is unchanged. "
+            "A full disk or a file-size limit does this; free some space and run it again."
+        ) from None
+
+
+def write_lib(source: str, original: str) -> None:
+    """lib.rs becomes `source`, with the line ends and BOM that `original` (read_lib) had."""
+    write_file(LIB, with_line_ends_of(original, source))
 
 
 def is_starter(body: str) -> bool:
-    body = re.sub(r"around line \d+", "around line {line}", body)
     return any(body == e.starter for e in EXERCISES.values())
 
 
 def start(number: int) -> None:
     ex = exercise(number)
-    source, newline = read_lib()
+    source, original = read_lib()
     region = find_region(source, ex.region)
     body = source[region.body_start : region.body_end]
     solved = solved_source()
@@ -420,11 +511,8 @@ def start(number: int) -> None:
             else:
                 source = without_registration(source, ex.registration)
         region = find_region(source, ex.region)
-        # The starter names the module function's line as it will be once the starter is in.
-        grown = ex.starter.count("\n") - source.count("\n", region.body_start, region.body_end)
-        starter = ex.starter_at(module_line(source) + grown)
-        source = replace_region(source, region, number, starter)
-        write_lib(source, newline)
+        source = replace_region(source, region, number, ex.starter)
+        write_lib(source, original)
         print(f"Exercise {number}: {ex.title}. lib.rs is at the guide's starting point:")
     first = source.count("\n", 0, find_region(source, ex.region).start) + 2
     print(f"  write the code between the 'Exercise {number} begin/end' lines of lib.rs", end="")
@@ -441,7 +529,7 @@ def start(number: int) -> None:
 
 def solution(number: int) -> None:
     ex = exercise(number)
-    source, newline = read_lib()
+    source, original = read_lib()
     region = find_region(source, ex.region)
     solved = solved_source()
     solved_region = find_region(solved, ex.region)
@@ -455,7 +543,7 @@ def solution(number: int) -> None:
     )
     if ex.registration:
         source = with_registration(source, solved, ex.registration)
-    write_lib(source, newline)
+    write_lib(source, original)
     print(
         f"lib.rs has this repository's solution of exercise {number} ({ex.title}), "
         f"from {SOLUTIONS.relative_to(ROOT).as_posix()}."
@@ -505,7 +593,7 @@ class Report:
     def expect(self, expectation: str, call: Callable[[], object], want: object) -> None:
         got, error = self.call(expectation, call)
         if error:
-            self.result("got " + error)
+            self.result(error if error.startswith(NOT_WRITTEN) else "got " + error)
         else:
             self.result(None if got == want else f"got {short(got)}")
 
@@ -526,11 +614,15 @@ def short(value: object, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__})"
 
 
+TODO_PANIC = "not yet implemented: "  # how a todo!("...") panic's message starts
+NOT_WRITTEN = "not written yet"  # what check says instead
+
+
 def describe(err: BaseException) -> str:
+    if type(err).__name__ == "PanicException" and str(err).startswith(TODO_PANIC):
+        return f"{NOT_WRITTEN} (the starter's todo!() for {str(err)[len(TODO_PANIC) :]})"
     text = f"{type(err).__name__}({str(err)!r})"
-    if type(err).__name__ == "PanicException" and "not yet implemented" in str(err):
-        text += " -- a todo!() in lib.rs is not implemented yet"
-    elif isinstance(err, TypeError) and "No constructor defined" in str(err):
+    if isinstance(err, TypeError) and "No constructor defined" in str(err):
         text += " -- put #[new] on the line above `fn new` in the #[pymethods] block"
     return text
 
@@ -538,11 +630,27 @@ def describe(err: BaseException) -> str:
 def registered(report: Report, module: object, name: str, ex: Exercise) -> bool:
     if hasattr(module, name):
         return True
-    report.line(
-        f"rust_demo.{name} exists",
-        f"missing: write it between the Exercise {ex.number} markers in lib.rs and add "
-        f"`{ex.registration}` inside `fn rust_demo`, the module function",
-    )
+    other = [found for found in dir(module) if found.lower() == name.lower()]
+    source, _ = read_lib()
+    defined = re.search(rf"^[ \t]*(?:pub\s+)?(?:fn|struct)\s+{name}\b", source, re.M)
+    if other:
+        problem = (
+            f"missing: rust_demo has `{other[0]}`, and Python names are case-sensitive: call it "
+            f"`{name}` in lib.rs, where it is defined and in its registration line"
+        )
+    elif defined:
+        line = source.count("\n", 0, defined.start()) + 1
+        problem = (
+            f"missing: lib.rs defines {name} (line {line}) but does not register it (cargo's "
+            f"warning `{name}` is never used says so): add `{ex.registration}` inside "
+            f"`fn rust_demo` (line {module_line(source)}), above its `Ok(())`"
+        )
+    else:
+        problem = (
+            f"missing: write it between the Exercise {ex.number} markers in lib.rs and add "
+            f"`{ex.registration}` inside `fn rust_demo`, the module function"
+        )
+    report.line(f"rust_demo.{name} exists", problem)
     return False
 
 
@@ -564,10 +672,14 @@ def check_factorial(report: Report, module, number: int) -> None:
         )
         return
     last = out.stderr.strip().splitlines()[-1:] if out.stderr.strip() else []
-    report.line(
-        command,
-        None if out.stdout == "3628800\n" else f"printed {out.stdout!r} {' '.join(last)}".strip(),
-    )
+    todo = f"pyo3_runtime.PanicException: {TODO_PANIC}"
+    if last and last[0].startswith(todo):
+        problem: str | None = f"not written yet (the starter's todo!() for {last[0][len(todo) :]})"
+    elif out.stdout != "3628800\n":
+        problem = f"printed {out.stdout!r} {' '.join(last)}".strip()
+    else:
+        problem = None
+    report.line(command, problem)
     for n, value in ((0, 1), (1, 1), (5, 120), (20, 2432902008176640000)):
         report.expect(f"factorial({n}) == {value}", partial(module.factorial, n), value)
     if number == 2:

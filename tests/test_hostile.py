@@ -24,13 +24,29 @@ LINUX = sys.platform.startswith("linux")
 
 
 def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run `code` in a fresh interpreter; a crash (signal) or error fails with its output."""
-    result = subprocess.run(
+    """Run `code` in a fresh interpreter; a crash (signal) or error fails with its output.
+
+    It runs in a process group of its own, killed whole when the code is done, outlasts
+    `timeout` or the test fails: a child it forked never outlives the test."""
+    with subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-    )
+        start_new_session=os.name == "posix",
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        finally:
+            if os.name == "posix":
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass  # the group has ended: nothing of it is left
+            else:
+                process.kill()
+            process.wait()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, (
         f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr[-3000:]}"
     )
